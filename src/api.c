@@ -1,0 +1,177 @@
+/* api: JSON API handlers over the store, built with jansson. */
+#include "api.h"
+
+#include "util.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define API_MAX_POINTS 8192
+#define API_VERSION "0.1.0"
+
+const char *api_state_name(enum point_state s)
+{
+    static const char *const names[] = {
+        [POINT_UNSET] = "unset",
+        [POINT_OK] = "ok",
+        [POINT_STALE] = "stale",
+        [POINT_NA] = "na",
+    };
+    return (size_t)s < UTIL_ARRAY_SIZE(names) ? names[s] : "unset";
+}
+
+static void api_json(struct api_reply *out, int status, json_t *doc)
+{
+    out->status = status;
+    out->type = "application/json";
+    out->body = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    out->len = out->body ? strlen(out->body) : 0;
+    json_decref(doc);
+}
+
+static void api_error(struct api_reply *out, int status, const char *msg)
+{
+    api_json(out, status, json_pack("{s:s}", "error", msg));
+}
+
+static json_t *api_point_json(const struct point *p, int64_t now_mono)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "value", p->state == POINT_OK ? json_real(p->value) : json_null());
+    json_object_set_new(o, "unit", json_string(p->unit));
+    json_object_set_new(o, "state", json_string(api_state_name(p->state)));
+    json_object_set_new(o, "ts", p->wall_ms ? json_integer(p->wall_ms) : json_null());
+    json_object_set_new(o, "age_ms", p->wall_ms ? json_integer(now_mono - p->mono_ms) : json_null());
+    return o;
+}
+
+static bool api_key_ok(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x21 || (unsigned char)*s > 0x7e)
+            return false;
+    return true;
+}
+
+static void api_points(const struct api_ctx *ctx, const char *prefix, struct api_reply *out)
+{
+    if (prefix && (strlen(prefix) >= STORE_KEY_MAX || !api_key_ok(prefix))) {
+        api_error(out, 400, "prefix must be a point key prefix such as bmv/");
+        return;
+    }
+    struct point *pts = xmalloc(API_MAX_POINTS * sizeof(*pts));
+    size_t n = store_snapshot(ctx->store, prefix, pts, API_MAX_POINTS);
+    if (n > API_MAX_POINTS)
+        n = API_MAX_POINTS;
+    int64_t now = util_mono_ms();
+    json_t *points = json_object();
+    for (size_t i = 0; i < n; i++)
+        json_object_set_new(points, pts[i].key, api_point_json(&pts[i], now));
+    free(pts);
+    api_json(out, 200, json_pack("{s:o}", "points", points));
+}
+
+static void api_point(const struct api_ctx *ctx, const char *key, struct api_reply *out)
+{
+    struct point p;
+    if (strlen(key) >= STORE_KEY_MAX || store_get(ctx->store, key, &p) != 0) {
+        api_error(out, 404, "no such point");
+        return;
+    }
+    json_t *o = api_point_json(&p, util_mono_ms());
+    json_object_set_new(o, "key", json_string(p.key));
+    api_json(out, 200, o);
+}
+
+static json_t *api_device_json(const struct device_info *d)
+{
+    char pid[12] = "";
+    if (d->product_id)
+        snprintf(pid, sizeof(pid), "0x%04X", (unsigned)d->product_id);
+    json_t *counters = json_object();
+    for (size_t c = 0; c < DEV_CNT_MAX; c++)
+        json_object_set_new(counters, store_counter_names[c], json_integer((json_int_t)d->counters[c]));
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(d->name));
+    json_object_set_new(o, "driver", json_string(d->driver));
+    json_object_set_new(o, "service", d->service[0] ? json_string(d->service) : json_null());
+    json_object_set_new(o, "instance", d->instance >= 0 ? json_integer(d->instance) : json_null());
+    json_object_set_new(o, "product_id", pid[0] ? json_string(pid) : json_null());
+    json_object_set_new(o, "product_name",
+                        d->product_name[0] ? json_string(d->product_name) : json_null());
+    json_object_set_new(o, "serial", d->serial[0] ? json_string(d->serial) : json_null());
+    json_object_set_new(o, "firmware", d->firmware[0] ? json_string(d->firmware) : json_null());
+    json_object_set_new(o, "connection", json_string(d->connection));
+    json_object_set_new(o, "state", json_string(store_conn_name(d->conn)));
+    json_object_set_new(o, "status", json_string(d->status));
+    json_object_set_new(o, "since", json_integer(d->conn_since_wall_ms));
+    json_object_set_new(o, "counters", counters);
+    return o;
+}
+
+static void api_devices(const struct api_ctx *ctx, struct api_reply *out)
+{
+    json_t *arr = json_array();
+    size_t n = store_device_count_all(ctx->store);
+    for (size_t i = 0; i < n; i++) {
+        struct device_info d;
+        if (store_device_get(ctx->store, (int)i, &d) == 0 && d.conn != DEV_CONN_STOPPED)
+            json_array_append_new(arr, api_device_json(&d));
+    }
+    api_json(out, 200, json_pack("{s:o}", "devices", arr));
+}
+
+static void api_health(const struct api_ctx *ctx, struct api_reply *out)
+{
+    size_t n = store_device_count_all(ctx->store);
+    size_t ok = 0, down = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct device_info d;
+        if (store_device_get(ctx->store, (int)i, &d) != 0 || d.conn == DEV_CONN_STOPPED)
+            continue;
+        if (d.conn == DEV_CONN_OK)
+            ok++;
+        else
+            down++;
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "status", json_string(down == 0 ? "ok" : "degraded"));
+    json_object_set_new(o, "site", json_string(ctx->site_name));
+    json_object_set_new(o, "version", json_string(API_VERSION));
+    json_object_set_new(o, "uptime_s", json_integer((util_mono_ms() - ctx->start_mono_ms) / 1000));
+    json_object_set_new(o, "devices_ok", json_integer((json_int_t)ok));
+    json_object_set_new(o, "devices_down", json_integer((json_int_t)down));
+    json_object_set_new(o, "points", json_integer((json_int_t)store_point_count(ctx->store)));
+    api_json(out, 200, o);
+}
+
+void api_handle(const struct api_ctx *ctx, const char *method, const char *path, api_arg_fn arg,
+                void *req, struct api_reply *out)
+{
+    memset(out, 0, sizeof(*out));
+    static const char points_prefix[] = "/api/v1/points/";
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+        api_error(out, 405, "only GET is supported here");
+        return;
+    }
+    if (strcmp(path, "/api/v1/points") == 0)
+        api_points(ctx, arg(req, "prefix"), out);
+    else if (strncmp(path, points_prefix, sizeof(points_prefix) - 1) == 0)
+        api_point(ctx, path + sizeof(points_prefix) - 1, out);
+    else if (strcmp(path, "/api/v1/devices") == 0)
+        api_devices(ctx, out);
+    else if (strcmp(path, "/api/v1/health") == 0)
+        api_health(ctx, out);
+    else
+        api_error(out, 404, "no such API endpoint");
+}
+
+void api_reply_free(struct api_reply *r)
+{
+    if (!r)
+        return;
+    free(r->body);
+    r->body = NULL;
+}

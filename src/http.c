@@ -1,0 +1,188 @@
+/* http: libmicrohttpd front end. Routes /api/ to api.c and serves the console's files from the web
+ * root, refusing anything that could leave it. */
+#include "http.h"
+
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define HTTP_CONN_LIMIT 128
+#define HTTP_CONN_TIMEOUT_S 30
+#define HTTP_MEMORY_LIMIT (64 * 1024)
+
+struct http_server {
+    struct MHD_Daemon *mhd;
+    char web_root[PATH_MAX];
+    const struct api_ctx *ctx;
+};
+
+static const struct {
+    const char *ext;
+    const char *type;
+} http_types[] = {
+    {".html", "text/html; charset=utf-8"      },
+    {".css",  "text/css; charset=utf-8"       },
+    {".js",   "text/javascript; charset=utf-8"},
+    {".json", "application/json"              },
+    {".svg",  "image/svg+xml"                 },
+    {".png",  "image/png"                     },
+    {".ico",  "image/x-icon"                  },
+};
+
+static const char *http_type(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    for (size_t i = 0; dot && i < UTIL_ARRAY_SIZE(http_types); i++)
+        if (strcmp(dot, http_types[i].ext) == 0)
+            return http_types[i].type;
+    return "application/octet-stream";
+}
+
+static enum MHD_Result http_send(struct MHD_Connection *c, int status, const char *type,
+                                 struct MHD_Response *resp)
+{
+    MHD_add_response_header(resp, "Content-Type", type);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    enum MHD_Result r = MHD_queue_response(c, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+static enum MHD_Result http_text(struct MHD_Connection *c, int status, const char *msg)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(msg), (void *)(uintptr_t)msg, MHD_RESPMEM_MUST_COPY);
+    return http_send(c, status, "text/plain; charset=utf-8", resp);
+}
+
+/* Only plain relative names: letters, digits, '-', '_', '.', '/', and no "..". */
+static bool http_path_ok(const char *p)
+{
+    if (strstr(p, "..") || strstr(p, "//"))
+        return false;
+    for (; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '-' || *p == '_' || *p == '.' || *p == '/'))
+            return false;
+    return true;
+}
+
+static enum MHD_Result http_static(struct http_server *h, struct MHD_Connection *c, const char *url)
+{
+    const char *rel = strcmp(url, "/") == 0 ? "index.html" : url + 1;
+    if (!http_path_ok(rel))
+        return http_text(c, 400, "bad path\n");
+    char path[PATH_MAX];
+    if (util_snprintf(path, sizeof(path), "%s/%s", h->web_root, rel) != 0)
+        return http_text(c, 414, "path too long\n");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        if (fd >= 0)
+            close(fd);
+        return http_text(c, 404, "not found\n");
+    }
+    struct MHD_Response *resp = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
+    if (!resp) {
+        close(fd);
+        return http_text(c, 500, "cannot answer\n");
+    }
+    return http_send(c, 200, http_type(path), resp);
+}
+
+static const char *http_arg(void *req, const char *name)
+{
+    return MHD_lookup_connection_value(req, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static enum MHD_Result http_handler(void *cls, struct MHD_Connection *c, const char *url,
+                                    const char *method, const char *version,
+                                    const char *upload_data, size_t *upload_data_size,
+                                    void **con_cls)
+{
+    (void)version;
+    (void)upload_data;
+    struct http_server *h = cls;
+    /* First call per request: headers only. Bodies are not accepted yet: refuse any. */
+    if (*con_cls == NULL) {
+        *con_cls = h;
+        return MHD_YES;
+    }
+    if (*upload_data_size != 0) {
+        *upload_data_size = 0;
+        return MHD_YES; /* drain and answer below with 405/413 */
+    }
+    if (strncmp(url, "/api/", 5) == 0) {
+        struct api_reply rep;
+        api_handle(h->ctx, method, url, http_arg, c, &rep);
+        if (!rep.body)
+            return http_text(c, 500, "cannot encode reply\n");
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(rep.len, rep.body, MHD_RESPMEM_MUST_FREE);
+        return http_send(c, rep.status, rep.type, resp);
+    }
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return http_text(c, 405, "method not allowed\n");
+    return http_static(h, c, url);
+}
+
+struct http_server *http_start(const char *listen, const char *web_root, const struct api_ctx *ctx)
+{
+    char host[128];
+    int port;
+    if (util_parse_hostport(listen, host, sizeof(host), &port) != 0) {
+        log_msg(LOG_ERR, "http: bad listen address '%s'", listen);
+        return NULL;
+    }
+    char service[8];
+    snprintf(service, sizeof(service), "%d", port);
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICHOST};
+    struct addrinfo *ai;
+    int g = getaddrinfo(host, service, &hints, &ai);
+    if (g != 0) {
+        log_msg(LOG_ERR, "http: listen address '%s' is not a numeric address: %s", listen,
+                gai_strerror(g));
+        return NULL;
+    }
+    struct http_server *h = xcalloc(1, sizeof(*h));
+    h->ctx = ctx;
+    if (!realpath(web_root, h->web_root))
+        util_strlcpy(h->web_root, web_root, sizeof(h->web_root));
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_ERROR_LOG;
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    h->mhd = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, http_handler, h,
+                              MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_LIMIT,
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
+                              MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
+                              MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!h->mhd) {
+        log_msg(LOG_ERR, "http: cannot listen on %s (in use, or no permission?)", listen);
+        free(h);
+        return NULL;
+    }
+    log_msg(LOG_INFO, "http: console and API on http://%s/", listen);
+    return h;
+}
+
+void http_stop(struct http_server *h)
+{
+    if (!h)
+        return;
+    MHD_stop_daemon(h->mhd);
+    free(h);
+}

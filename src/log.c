@@ -1,0 +1,131 @@
+/* log: leveled logging to stderr or syslog, and per-owner flood throttling. */
+#include "log.h"
+
+#include "util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+/* Set once before threads start (STYLE §6.5); read-only afterwards except log_set_level on reload. */
+static int log_level = LOG_INFO;
+static bool log_syslog;
+
+static const struct {
+    const char *name;
+    int level;
+} log_levels[] = {
+    {"error",   LOG_ERR    },
+    {"warning", LOG_WARNING},
+    {"notice",  LOG_NOTICE },
+    {"info",    LOG_INFO   },
+    {"debug",   LOG_DEBUG  },
+};
+
+void log_init(const char *ident, int level, bool to_syslog)
+{
+    log_level = level;
+    log_syslog = to_syslog;
+    if (to_syslog)
+        openlog(ident, LOG_PID, LOG_DAEMON);
+}
+
+void log_set_level(int level)
+{
+    log_level = level;
+}
+
+int log_get_level(void)
+{
+    return log_level;
+}
+
+int log_level_parse(const char *s)
+{
+    for (size_t i = 0; i < UTIL_ARRAY_SIZE(log_levels); i++)
+        if (strcasecmp(s, log_levels[i].name) == 0)
+            return log_levels[i].level;
+    return -EINVAL;
+}
+
+static const char *log_prio_name(int prio)
+{
+    for (size_t i = 0; i < UTIL_ARRAY_SIZE(log_levels); i++)
+        if (log_levels[i].level == prio)
+            return log_levels[i].name;
+    return prio < LOG_ERR ? "error" : "debug";
+}
+
+static void log_vmsg(int prio, const char *fmt, va_list ap)
+{
+    if (prio > log_level)
+        return;
+    char line[1024];
+    vsnprintf(line, sizeof(line), fmt, ap);
+    if (log_syslog) {
+        syslog(prio, "%s", line);
+        return;
+    }
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    localtime_r(&ts.tv_sec, &tm);
+    char stamp[32];
+    strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
+    /* One fprintf per line so that lines from threads do not interleave. */
+    fprintf(stderr, "%s.%03ld %s: %s\n", stamp, ts.tv_nsec / 1000000L, log_prio_name(prio), line);
+}
+
+void log_msg(int prio, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_vmsg(prio, fmt, ap);
+    va_end(ap);
+}
+
+void log_throttle_init(struct log_throttle *t, int64_t interval_ms)
+{
+    memset(t, 0, sizeof(*t));
+    t->interval_ms = interval_ms;
+}
+
+bool log_complain(struct log_throttle *t, int prio, const char *fmt, ...)
+{
+    int64_t now = util_mono_ms();
+    if (t->failing && now < t->next_ms) {
+        t->suppressed++;
+        return false;
+    }
+    char line[900];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (t->suppressed > 0)
+        log_msg(prio, "%s (%u similar messages suppressed)", line, t->suppressed);
+    else
+        log_msg(prio, "%s", line);
+    t->failing = true;
+    t->suppressed = 0;
+    t->next_ms = now + t->interval_ms;
+    return true;
+}
+
+void log_release(struct log_throttle *t, const char *fmt, ...)
+{
+    if (!t->failing)
+        return;
+    char line[900];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    log_msg(LOG_NOTICE, "%s", line);
+    t->failing = false;
+    t->suppressed = 0;
+    t->next_ms = 0;
+}

@@ -1,0 +1,230 @@
+/* main: sitewatchd command line, start-up, signal handling and configuration reload. */
+#include "api.h"
+#include "conf.h"
+#include "drivers.h"
+#include "http.h"
+#include "log.h"
+#include "runner.h"
+#include "store.h"
+#include "util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAIN_MAX_POINTS 8192
+#define MAIN_MAX_DEVICES 128
+
+static volatile sig_atomic_t main_stop;
+static volatile sig_atomic_t main_reload;
+
+static void main_on_signal(int sig)
+{
+    if (sig == SIGHUP)
+        main_reload = 1;
+    else
+        main_stop = 1;
+}
+
+static void main_usage(FILE *f)
+{
+    fprintf(f, "usage: sitewatchd -c FILE [-f] [--check-config]\n"
+               "       sitewatchd --list-drivers | --list-points\n"
+               "  -c, --config FILE   configuration file (default /etc/sitewatch/sitewatch.conf)\n"
+               "  -f, --foreground    log to stderr instead of syslog\n"
+               "      --check-config  validate the configuration and exit (0 = valid)\n"
+               "      --list-drivers  list the compiled-in drivers and their config keys\n"
+               "      --list-points   list every point path each driver can publish\n");
+}
+
+static const char *const main_key_types[] = {
+    [DRV_KEY_STRING] = "text",
+    [DRV_KEY_BOOL] = "yes/no",
+    [DRV_KEY_DURATION] = "duration",
+    [DRV_KEY_INT] = "number",
+};
+
+static void main_list_drivers(void)
+{
+    for (size_t i = 0; i < drivers_count; i++) {
+        const struct driver *d = drivers_all[i];
+        printf("%-10s %s\n", d->name, d->description);
+        for (const struct drv_key *k = d->keys; k && k->name; k++)
+            printf("    %-14s %-8s %-10s %s\n", k->name, main_key_types[k->type],
+                   k->def ? k->def : "(required)", k->help);
+    }
+}
+
+static void main_emit_point(const struct drv_point_doc *doc, void *ctx)
+{
+    const char *drv = ctx;
+    printf("%-9s %-13s <device>/%-40s %-4s %s\n", drv, doc->service, doc->path, doc->unit,
+           doc->help);
+}
+
+static void main_list_points(void)
+{
+    for (size_t i = 0; i < drivers_count; i++)
+        if (drivers_all[i]->list_points)
+            drivers_all[i]->list_points(main_emit_point, (void *)(uintptr_t)drivers_all[i]->name);
+}
+
+struct main_state {
+    struct store *store;
+    struct conf *conf;
+    struct runner **runners; /* one per conf->devices[i] */
+    struct http_server *http;
+    struct api_ctx api;
+};
+
+static void main_start_devices(struct main_state *m, struct runner **keep)
+{
+    m->runners = xcalloc(m->conf->ndevices ? m->conf->ndevices : 1, sizeof(*m->runners));
+    for (size_t i = 0; i < m->conf->ndevices; i++)
+        m->runners[i] = keep && keep[i] ? keep[i] : runner_start(m->store, &m->conf->devices[i]);
+}
+
+/* SIGHUP: parse the file again; swap only a configuration that validates. Devices whose section
+ * did not change keep running untouched. */
+static void main_reload_conf(struct main_state *m)
+{
+    struct conf *nc;
+    char err[512];
+    if (conf_load(m->conf->path, &nc, err, sizeof(err)) != 0) {
+        log_msg(LOG_ERR, "reload refused, keeping the running configuration: %s", err);
+        return;
+    }
+    struct runner **keep = xcalloc(nc->ndevices ? nc->ndevices : 1, sizeof(*keep));
+    for (size_t i = 0; i < m->conf->ndevices; i++) {
+        struct runner *r = m->runners[i];
+        bool kept = false;
+        for (size_t j = 0; r && j < nc->ndevices; j++) {
+            if (conf_device_equal(runner_conf(r), &nc->devices[j])) {
+                keep[j] = r;
+                kept = true;
+            }
+        }
+        if (!kept)
+            runner_stop(r);
+    }
+    bool http_changed = strcmp(nc->http_listen, m->conf->http_listen) != 0 ||
+                        strcmp(nc->web_root, m->conf->web_root) != 0;
+    free(m->runners);
+    conf_free(m->conf);
+    m->conf = nc;
+    m->api.site_name = nc->site_name;
+    log_set_level(nc->log_level);
+    main_start_devices(m, keep);
+    free(keep);
+    if (http_changed) {
+        http_stop(m->http);
+        m->http = http_start(nc->http_listen, nc->web_root, &m->api);
+    }
+    log_msg(LOG_NOTICE, "configuration reloaded: %zu devices", nc->ndevices);
+}
+
+static int main_run(struct conf *conf, bool foreground)
+{
+    log_init("sitewatchd", conf->log_level, !foreground);
+    int r = util_mkdirs(conf->state_dir, 0755);
+    if (r < 0) {
+        log_msg(LOG_ERR, "cannot create state_dir %s: %s", conf->state_dir, strerror(-r));
+        return 1;
+    }
+    struct main_state m = {.conf = conf};
+    m.store = store_new(MAIN_MAX_POINTS, MAIN_MAX_DEVICES);
+    m.api = (struct api_ctx){
+        .store = m.store, .site_name = conf->site_name, .start_mono_ms = util_mono_ms()};
+
+    struct sigaction sa = {.sa_handler = main_on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    m.http = http_start(conf->http_listen, conf->web_root, &m.api);
+    if (!m.http) {
+        store_free(m.store);
+        return 1;
+    }
+    main_start_devices(&m, NULL);
+    log_msg(LOG_NOTICE, "sitewatchd started: site '%s', %zu devices", conf->site_name,
+            conf->ndevices);
+    while (!main_stop) {
+        util_sleep_ms(200);
+        if (main_reload) {
+            main_reload = 0;
+            main_reload_conf(&m);
+        }
+    }
+    log_msg(LOG_NOTICE, "sitewatchd stopping");
+    http_stop(m.http);
+    for (size_t i = 0; i < m.conf->ndevices; i++)
+        runner_stop(m.runners[i]);
+    free(m.runners);
+    store_free(m.store);
+    conf_free(m.conf);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    enum { OPT_CHECK = 256, OPT_DRIVERS, OPT_POINTS };
+    static const struct option opts[] = {
+        {"config",       required_argument, NULL, 'c'        },
+        {"foreground",   no_argument,       NULL, 'f'        },
+        {"help",         no_argument,       NULL, 'h'        },
+        {"check-config", no_argument,       NULL, OPT_CHECK  },
+        {"list-drivers", no_argument,       NULL, OPT_DRIVERS},
+        {"list-points",  no_argument,       NULL, OPT_POINTS },
+        {0},
+    };
+    const char *path = "/etc/sitewatch/sitewatch.conf";
+    bool foreground = false, check = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "c:fh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            path = optarg;
+            break;
+        case 'f':
+            foreground = true;
+            break;
+        case 'h':
+            main_usage(stdout);
+            return 0;
+        case OPT_CHECK:
+            check = true;
+            break;
+        case OPT_DRIVERS:
+            main_list_drivers();
+            return 0;
+        case OPT_POINTS:
+            main_list_points();
+            return 0;
+        default:
+            main_usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        main_usage(stderr);
+        return 2;
+    }
+    struct conf *conf;
+    char err[512];
+    if (conf_load(path, &conf, err, sizeof(err)) != 0) {
+        fprintf(stderr, "sitewatchd: %s\n", err);
+        return 1;
+    }
+    if (check) {
+        printf("%s: configuration is valid (%zu devices)\n", path, conf->ndevices);
+        conf_free(conf);
+        return 0;
+    }
+    return main_run(conf, foreground);
+}
