@@ -24,10 +24,10 @@
 #define VED_HISTF_MAX 16
 
 static const struct drv_key ved_keys[] = {
-    {"port", DRV_KEY_STRING, NULL, "serial device, /dev/serial/by-id/... link, or tcp://host:port"},
-    {"hex", DRV_KEY_BOOL, "yes", "poll HEX registers for settings and history"},
-    {"hex_interval", DRV_KEY_DURATION, "30s", "how often the HEX registers are read again"},
-    {"timeout", DRV_KEY_DURATION, "2500ms", "no valid block for this long: points stale, reopen"},
+    {"port",                                         DRV_KEY_STRING, NULL, "serial device, /dev/serial/by-id/... link, or tcp://host:port"},
+    {"hex",                                          DRV_KEY_BOOL, "yes", "poll HEX registers for settings and history"},
+    {"hex_interval",                                              DRV_KEY_DURATION, "30s", "how often the HEX registers are read again"},
+    {"timeout",DRV_KEY_DURATION, "2500ms", "no valid block for this long: points stale, reopen"},
     {0},
 };
 
@@ -86,6 +86,8 @@ static int ved_open(struct drv_instance *di)
         return r;
     }
     drv_set_connection(di, port_where(p->port));
+    /* Bytes queued while nobody read the port are old: start from fresh data. */
+    port_flush_input(p->port);
     ved_framer_init(&p->fr);
     p->last_good_ms = util_mono_ms();
     p->hex_next_ms = p->last_good_ms + 1500; /* let the first text blocks identify the device */
@@ -155,7 +157,8 @@ static void ved_identify(struct drv_instance *di, struct ved_priv *p, const stru
         drv_set_identity(di, 0, NULL, ser, fwtext[0] ? fwtext : NULL);
 }
 
-static void ved_publish_field(struct drv_instance *di, struct ved_priv *p, const struct ved_field *f)
+static void ved_publish_field(struct drv_instance *di, struct ved_priv *p,
+                              const struct ved_field *f)
 {
     for (size_t i = 0; i < ved_map_len && i < VED_MAP_MAX; i++) {
         const struct ved_map *m = &ved_map[i];

@@ -18,11 +18,11 @@ enum ved_class {
 
 /* How a raw value becomes a published number. */
 enum ved_conv {
-    VED_CONV_NUM,     /* decimal integer × scale; "---" is not available */
-    VED_CONV_ONOFF,   /* ON → 1, OFF → 0 */
-    VED_CONV_ALARM,   /* ON → 2 (alarm), OFF → 0: the Venus alarm convention */
-    VED_CONV_TTG,     /* minutes → seconds; -1 (infinite) is not available */
-    VED_CONV_HEX,     /* 0x-prefixed hexadecimal */
+    VED_CONV_NUM,   /* decimal integer × scale; "---" is not available */
+    VED_CONV_ONOFF, /* ON → 1, OFF → 0 */
+    VED_CONV_ALARM, /* ON → 2 (alarm), OFF → 0: the Venus alarm convention */
+    VED_CONV_TTG,   /* minutes → seconds; -1 (infinite) is not available */
+    VED_CONV_HEX,   /* 0x-prefixed hexadecimal */
 };
 
 /* One published quantity: label, the classes it applies to, Venus path, unit, scale. */
@@ -50,6 +50,9 @@ extern const size_t ved_alarm_bits_len;
 /* Syntax check of one field: 0 when the label is unknown (ignored later) or its value parses for
  * the label's kind, -EINVAL otherwise. */
 int ved_field_check(const char *label, const char *value);
+
+/* True when label is in the protocol's label table. */
+bool ved_label_known(const char *label);
 
 /* Converts a field value by a map row. Returns 1 with *out set, 0 when the device says "not
  * available" ("---", TTG -1), or -EINVAL when it does not parse. */

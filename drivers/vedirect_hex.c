@@ -17,19 +17,19 @@
 #define SOL VED_CLS_SOLAR
 
 const struct ved_hex_reg ved_hex_regs[] = {
-    {0x1000, 2, false, 1,     BAT, "Capacity",                      "Ah",  0     },
-    {0x1001, 2, false, 0.1,   BAT, "Settings/ChargedVoltage",       "V",   0     },
-    {0x1002, 2, false, 0.1,   BAT, "Settings/TailCurrent",          "%",   0     },
-    {0x1003, 2, false, 60,    BAT, "Settings/ChargedDetectionTime", "s",   0     },
-    {0x1004, 2, false, 1,     BAT, "Settings/ChargeEfficiency",     "%",   0     },
-    {0x1005, 2, false, 0.01,  BAT, "Settings/PeukertExponent",      "",    0     },
-    {0x1006, 2, false, 0.01,  BAT, "Settings/CurrentThreshold",     "A",   0     },
-    {0x1007, 2, false, 60,    BAT, "Settings/TimeToGoAveraging",    "s",   0     },
-    {0xEDA8, 1, false, 1,     SOL, "Load/State",                    "",    0xFF  },
-    {0xEDAD, 2, false, 0.1,   SOL, "Load/I",                        "A",   0xFFFF},
-    {0xEDDD, 4, false, 0.01,  SOL, "Yield/System",                  "kWh", 0     },
-    {0xEDDB, 2, true,  0.01,  SOL, "Dc/0/InternalTemperature",      "°C",  0x7FFF},
-    {0xEDF0, 2, false, 0.1,   SOL, "Settings/ChargeCurrentLimit",   "A",   0xFFFF},
+    {0x1000, 2, false, 1,    BAT, "Capacity",                      "Ah",  0     },
+    {0x1001, 2, false, 0.1,  BAT, "Settings/ChargedVoltage",       "V",   0     },
+    {0x1002, 2, false, 0.1,  BAT, "Settings/TailCurrent",          "%",   0     },
+    {0x1003, 2, false, 60,   BAT, "Settings/ChargedDetectionTime", "s",   0     },
+    {0x1004, 2, false, 1,    BAT, "Settings/ChargeEfficiency",     "%",   0     },
+    {0x1005, 2, false, 0.01, BAT, "Settings/PeukertExponent",      "",    0     },
+    {0x1006, 2, false, 0.01, BAT, "Settings/CurrentThreshold",     "A",   0     },
+    {0x1007, 2, false, 60,   BAT, "Settings/TimeToGoAveraging",    "s",   0     },
+    {0xEDA8, 1, false, 1,    SOL, "Load/State",                    "",    0xFF  },
+    {0xEDAD, 2, false, 0.1,  SOL, "Load/I",                        "A",   0xFFFF},
+    {0xEDDD, 4, false, 0.01, SOL, "Yield/System",                  "kWh", 0     },
+    {0xEDDB, 2, true,  0.01, SOL, "Dc/0/InternalTemperature",      "°C", 0x7FFF},
+    {0xEDF0, 2, false, 0.1,  SOL, "Settings/ChargeCurrentLimit",   "A",   0xFFFF},
 };
 const size_t ved_hex_regs_len = UTIL_ARRAY_SIZE(ved_hex_regs);
 

@@ -1,4 +1,5 @@
-/* vedirect_hex: the HEX registers the driver reads, as data, and the daily-history record layout. */
+/* vedirect_hex: the HEX registers the driver reads, as data, and the daily-history record layout.
+ */
 #ifndef SITEWATCH_VEDIRECT_HEX_H
 #define SITEWATCH_VEDIRECT_HEX_H
 

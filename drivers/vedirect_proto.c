@@ -2,9 +2,16 @@
  *
  * Framing facts (shared/reference/protocols.md §1.1, §2): every field is "\r\n<label>\t<value>";
  * a block ends with "Checksum\t<byte>" and the modulo-256 sum of every byte since the previous
- * checksum byte is 0. A ':' outside the Checksum state starts a HEX frame running to '\n' whose
- * bytes are left out of the text sum (the Victron reference state machine); the checksum byte
- * itself may be ':' or 0x00, which is why that state is exempt. */
+ * checksum byte is 0. A HEX frame runs from ':' to '\n' and its bytes are left out of the text sum.
+ *
+ * Stricter than the Victron reference state machine, which starts a HEX frame at any ':' outside
+ * the Checksum state: here a ':' starts a HEX frame only at a frame boundary (before the first
+ * text byte, right after a checksum byte, or right after another HEX frame's '\n'), which is where
+ * every HEX frame of every real capture sits (testdata/vedirect/SOURCE.md, "Notes"). Otherwise a
+ * single corrupted byte turned into ':' could hide the bytes up to the next '\n' from the checksum
+ * and get a block with a silently dropped field accepted (found by test_single_byte_corruption).
+ * Two more structural rules reject merged blocks: PID, when present, is the first field (a
+ * truncated history block followed by a main block otherwise passes when the prefix sums to 0). */
 #include "vedirect_proto.h"
 
 #include "vedirect_fields.h"
@@ -13,10 +20,10 @@
 #include <string.h>
 
 enum {
-    ST_IDLE,   /* before a field: waiting for '\n' */
-    ST_BEGIN,  /* after '\n': the next byte starts a label */
-    ST_LABEL,  /* inside a label, up to TAB */
-    ST_VALUE,  /* inside a value, up to '\r' */
+    ST_IDLE,      /* before a field: waiting for '\n' */
+    ST_BEGIN,     /* after '\n': the next byte starts a label */
+    ST_LABEL,     /* inside a label, up to TAB */
+    ST_VALUE,     /* inside a value, up to '\r' */
     ST_VALUE_END, /* after the value's '\r', expecting '\n' */
     ST_CHECKSUM,  /* the next byte is the checksum */
     ST_HEX,       /* inside a HEX frame */
@@ -28,6 +35,7 @@ void ved_framer_init(struct ved_framer *f)
 {
     memset(f, 0, sizeof(*f));
     f->state = ST_IDLE;
+    f->at_boundary = true;
 }
 
 const struct ved_block *ved_framer_block(const struct ved_framer *f)
@@ -58,6 +66,8 @@ const char *ved_reject_str(enum ved_reject r)
         return "label, value or field count too long";
     case VED_REJECT_FIELD:
         return "field value does not parse or label repeated";
+    case VED_REJECT_LABEL:
+        return "unknown label";
     }
     return "?";
 }
@@ -79,8 +89,8 @@ static void framer_mark(struct ved_framer *f, enum ved_reject why)
 
 static bool label_byte_ok(uint8_t c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '#' || c == '_';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '#' ||
+           c == '_';
 }
 
 static bool value_byte_ok(uint8_t c)
@@ -98,19 +108,56 @@ static void framer_reset_block(struct ved_framer *f)
     f->state = ST_IDLE;
 }
 
-/* Validates the finished block's fields: known labels must parse, no label may repeat. */
+static bool framer_learned(const struct ved_framer *f, const char *label)
+{
+    for (size_t i = 0; i < f->nlearned; i++)
+        if (strcmp(f->learned[i], label) == 0)
+            return true;
+    return false;
+}
+
+/* A checksum-valid block with a label outside the table: a corrupted label (random, never
+ * repeats) or a field of newer firmware (comes in every block). Learn it after
+ * VED_LEARN_AFTER consecutive blocks; until then reject the block, so that a corruption the
+ * checksum missed cannot publish a wrong value under a mangled label. */
+static void framer_unknown_label(struct ved_framer *f, const char *label)
+{
+    if (strcmp(f->candidate, label) == 0) {
+        f->candidate_count++;
+    } else {
+        memcpy(f->candidate, label, sizeof(f->candidate));
+        f->candidate_count = 1;
+    }
+    if (f->candidate_count >= VED_LEARN_AFTER && f->nlearned < VED_LEARNED_MAX) {
+        memcpy(f->learned[f->nlearned++], label, VED_LABEL_MAX);
+        f->candidate[0] = '\0';
+        f->candidate_count = 0;
+        return;
+    }
+    framer_mark(f, VED_REJECT_LABEL);
+}
+
+/* Validates the finished block's fields: known labels must parse, no label may repeat, PID
+ * comes first, unknown labels only once learned. */
 static void framer_check_fields(struct ved_framer *f)
 {
     if (f->cur.n == 0)
         framer_mark(f, VED_REJECT_SYNTAX);
+    const char *unknown = NULL;
     for (size_t i = 0; i < f->cur.n; i++) {
         const struct ved_field *fl = &f->cur.f[i];
         if (ved_field_check(fl->label, fl->value) != 0)
             framer_mark(f, VED_REJECT_FIELD);
+        if (i > 0 && strcmp(fl->label, "PID") == 0)
+            framer_mark(f, VED_REJECT_FIELD); /* every device sends PID first */
         for (size_t j = 0; j < i; j++)
             if (strcmp(f->cur.f[j].label, fl->label) == 0)
                 framer_mark(f, VED_REJECT_FIELD);
+        if (!unknown && !ved_label_known(fl->label) && !framer_learned(f, fl->label))
+            unknown = fl->label;
     }
+    if (unknown && f->reject == VED_REJECT_NONE)
+        framer_unknown_label(f, unknown);
 }
 
 static void framer_end_field(struct ved_framer *f)
@@ -125,6 +172,7 @@ static void framer_end_field(struct ved_framer *f)
 static enum ved_event framer_hex_end(struct ved_framer *f)
 {
     f->state = f->hex_prev_state;
+    f->at_boundary = true;
     if (f->hex_overflow)
         return VED_EV_BAD_HEX;
     return ved_hex_decode(f->hexbuf, f->hex_len, &f->hex) == 0 ? VED_EV_HEX : VED_EV_BAD_HEX;
@@ -133,6 +181,7 @@ static enum ved_event framer_hex_end(struct ved_framer *f)
 /* One byte of text (not HEX). Returns an event when the byte completes a block. */
 static enum ved_event framer_text_byte(struct ved_framer *f, uint8_t c)
 {
+    f->at_boundary = false;
     f->sum = (uint8_t)(f->sum + c);
     switch (f->state) {
     case ST_IDLE:
@@ -143,8 +192,6 @@ static enum ved_event framer_text_byte(struct ved_framer *f, uint8_t c)
         return VED_EV_NONE;
     case ST_BEGIN:
         f->label_len = 0;
-        if (f->cur.n >= VED_MAX_FIELDS)
-            framer_mark(f, VED_REJECT_OVERFLOW);
         f->state = ST_LABEL;
         /* fall through: this byte is the label's first */
         __attribute__((fallthrough));
@@ -157,7 +204,9 @@ static enum ved_event framer_text_byte(struct ved_framer *f, uint8_t c)
             }
             if (f->label_len == 0)
                 framer_mark(f, VED_REJECT_SYNTAX);
-            if (f->cur.n < VED_MAX_FIELDS)
+            if (f->cur.n >= VED_MAX_FIELDS)
+                framer_mark(f, VED_REJECT_OVERFLOW);
+            else
                 memcpy(f->cur.f[f->cur.n].label, f->lbuf, f->label_len + 1);
             f->value_len = 0;
             f->state = ST_VALUE;
@@ -220,6 +269,7 @@ static enum ved_event framer_text_byte(struct ved_framer *f, uint8_t c)
         }
         f->last_reject = f->reject;
         framer_reset_block(f);
+        f->at_boundary = true;
         return ev;
     }
     default:
@@ -244,7 +294,7 @@ size_t ved_framer_feed(struct ved_framer *f, const uint8_t *buf, size_t len, enu
                 f->hex_overflow = true;
             continue;
         }
-        if (c == ':' && f->state != ST_CHECKSUM) {
+        if (c == ':' && f->at_boundary) {
             f->hex_prev_state = f->state;
             f->state = ST_HEX;
             f->hex_len = 0;

@@ -43,12 +43,19 @@ enum ved_reject {
     VED_REJECT_SYNTAX,   /* bad byte in a label or value, field without TAB, ... */
     VED_REJECT_OVERFLOW, /* label, value or field count beyond the limits */
     VED_REJECT_FIELD,    /* a known label whose value does not parse, or a duplicate label */
+    VED_REJECT_LABEL,    /* a label outside the protocol's table, not (yet) learned */
 };
+
+/* A label missing from the protocol table is learned once it has come in this many consecutive
+ * checksum-valid blocks (new firmware adds fields; a corrupted label never repeats). */
+#define VED_LEARN_AFTER 3
+#define VED_LEARNED_MAX 8
 
 /* Framer state: one per port, no statics, so two devices never share a buffer. */
 struct ved_framer {
     int state;
     int hex_prev_state; /* the text state a HEX frame interrupted */
+    bool at_boundary;   /* a ':' here starts a HEX frame */
     uint8_t sum;
     bool in_block;
     bool field_bad;
@@ -63,6 +70,10 @@ struct ved_framer {
     size_t hex_len;
     bool hex_overflow;
     struct ved_hex_frame hex;
+    char learned[VED_LEARNED_MAX][VED_LABEL_MAX];
+    size_t nlearned;
+    char candidate[VED_LABEL_MAX];
+    unsigned candidate_count;
 };
 
 void ved_framer_init(struct ved_framer *f);

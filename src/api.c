@@ -43,7 +43,8 @@ static json_t *api_point_json(const struct point *p, int64_t now_mono)
     json_object_set_new(o, "unit", json_string(p->unit));
     json_object_set_new(o, "state", json_string(api_state_name(p->state)));
     json_object_set_new(o, "ts", p->wall_ms ? json_integer(p->wall_ms) : json_null());
-    json_object_set_new(o, "age_ms", p->wall_ms ? json_integer(now_mono - p->mono_ms) : json_null());
+    json_object_set_new(o, "age_ms",
+                        p->wall_ms ? json_integer(now_mono - p->mono_ms) : json_null());
     return o;
 }
 
@@ -92,7 +93,8 @@ static json_t *api_device_json(const struct device_info *d)
         snprintf(pid, sizeof(pid), "0x%04X", (unsigned)d->product_id);
     json_t *counters = json_object();
     for (size_t c = 0; c < DEV_CNT_MAX; c++)
-        json_object_set_new(counters, store_counter_names[c], json_integer((json_int_t)d->counters[c]));
+        json_object_set_new(counters, store_counter_names[c],
+                            json_integer((json_int_t)d->counters[c]));
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string(d->name));
     json_object_set_new(o, "driver", json_string(d->driver));

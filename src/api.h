@@ -8,9 +8,9 @@
 #include <stdint.h>
 
 struct api_reply {
-    int status;           /* HTTP status */
-    const char *type;     /* content type */
-    char *body;           /* malloc'd */
+    int status;       /* HTTP status */
+    const char *type; /* content type */
+    char *body;       /* malloc'd */
     size_t len;
 };
 

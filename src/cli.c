@@ -18,10 +18,10 @@ static const struct {
     const char *paths[6];
 } cli_main_values[] = {
     {"battery",      {"Dc/0/Voltage", "Dc/0/Current", "Dc/0/Power", "Soc", "TimeToGo"}},
-    {"solarcharger", {"Dc/0/Voltage", "Dc/0/Current", "Pv/V", "Yield/Power", "State"}  },
-    {"inverter",     {"Dc/0/Voltage", "Ac/Out/L1/V", "Ac/Out/L1/I", "State"}           },
-    {"charger",      {"Dc/0/Voltage", "Dc/0/Current", "State"}                         },
-    {"dcdc",         {"Dc/In/V", "Dc/0/Voltage", "Dc/0/Current", "State"}              },
+    {"solarcharger", {"Dc/0/Voltage", "Dc/0/Current", "Pv/V", "Yield/Power", "State"} },
+    {"inverter",     {"Dc/0/Voltage", "Ac/Out/L1/V", "Ac/Out/L1/I", "State"}          },
+    {"charger",      {"Dc/0/Voltage", "Dc/0/Current", "State"}                        },
+    {"dcdc",         {"Dc/In/V", "Dc/0/Voltage", "Dc/0/Current", "State"}             },
 };
 
 static size_t cli_write(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -195,8 +195,8 @@ int main(int argc, char **argv)
         rc = cli_get_point(base, argv[i + 1]);
     } else if (strcmp(cmd, "points") == 0 && argc <= i + 2) {
         char path[512] = "/api/v1/points";
-        if (argc == i + 2 && util_snprintf(path, sizeof(path), "/api/v1/points?prefix=%s",
-                                           argv[i + 1]) != 0)
+        if (argc == i + 2 &&
+            util_snprintf(path, sizeof(path), "/api/v1/points?prefix=%s", argv[i + 1]) != 0)
             rc = 2;
         else
             rc = cli_dump(base, path);

@@ -13,22 +13,22 @@
 #include <string.h>
 
 static const struct drv_key conf_daemon_keys[] = {
-    {"state_dir", DRV_KEY_STRING, "/var/lib/sitewatch", "where state files live"},
+    {"state_dir",           DRV_KEY_STRING, "/var/lib/sitewatch", "where state files live"},
     {"log_level", DRV_KEY_STRING, "info", "error, warning, notice, info or debug"},
-    {"site_name", DRV_KEY_STRING, "sitewatch", "shown in the console, the API and mails"},
-    {0},
+    {"site_name",                     DRV_KEY_STRING, "sitewatch", "shown in the console, the API and mails"},
+    {0      },
 };
 
 static const struct drv_key conf_http_keys[] = {
-    {"listen", DRV_KEY_STRING, "127.0.0.1:8080", "address:port of the console and JSON API"},
+    {"listen",          DRV_KEY_STRING, "127.0.0.1:8080", "address:port of the console and JSON API"},
     {"web_root", DRV_KEY_STRING, "/usr/share/sitewatch/web", "directory of the console files"},
-    {0},
+    {0                },
 };
 
 const struct drv_key conf_device_keys[] = {
     {"driver", DRV_KEY_STRING, NULL, "which driver reads this device (sitewatchd --list-drivers)"},
-    {"instance", DRV_KEY_INT, "auto", "device instance; auto numbers each service class from 0"},
-    {0},
+    {"instance",    DRV_KEY_INT, "auto", "device instance; auto numbers each service class from 0"},
+    {0       },
 };
 
 static const struct {

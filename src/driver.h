@@ -39,10 +39,10 @@ struct drv_point_doc {
 };
 
 struct driver {
-    const char *name;             /* value of `driver =` in a [device NAME] section */
-    const char *description;      /* one line, shown by `sitewatchd --list-drivers` */
-    const struct drv_key *keys;   /* accepted config keys, ended by {0}; others are errors */
-    size_t priv_size;             /* the core callocs this per instance: drv_priv() */
+    const char *name;           /* value of `driver =` in a [device NAME] section */
+    const char *description;    /* one line, shown by `sitewatchd --list-drivers` */
+    const struct drv_key *keys; /* accepted config keys, ended by {0}; others are errors */
+    size_t priv_size;           /* the core callocs this per instance: drv_priv() */
     int (*open)(struct drv_instance *di);   /* acquire and identify the device; 0 or -errno */
     int (*poll)(struct drv_instance *di);   /* read once, publish points; < 0 → stale + reopen */
     void (*close)(struct drv_instance *di); /* release what open() took, even if half done */
@@ -79,7 +79,8 @@ void drv_set_service(struct drv_instance *di, const char *service);
 void drv_set_connection(struct drv_instance *di, const char *where);
 void drv_count(struct drv_instance *di, enum dev_counter c, uint64_t n);
 /* Says what is wrong, for the device status and the runner's (throttled) log line. */
-void drv_status(struct drv_instance *di, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void drv_status(struct drv_instance *di, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Marks the link healthy (first valid data after open); the runner logs the recovery. */
 void drv_link_ok(struct drv_instance *di);
 /* Caps the runner's back-off for this instance (a local serial port is cheap to reopen). */

@@ -164,11 +164,10 @@ struct http_server *http_start(const char *listen, const char *web_root, const s
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     h->mhd = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, http_handler, h,
-                              MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_LIMIT,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
-                              MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
-                              MHD_OPTION_END);
+                              MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
+                              (unsigned)HTTP_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+                              (unsigned)HTTP_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                              (size_t)HTTP_MEMORY_LIMIT, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!h->mhd) {
         log_msg(LOG_ERR, "http: cannot listen on %s (in use, or no permission?)", listen);

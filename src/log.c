@@ -10,7 +10,8 @@
 #include <strings.h>
 #include <time.h>
 
-/* Set once before threads start (STYLE §6.5); read-only afterwards except log_set_level on reload. */
+/* Set once before threads start (STYLE §6.5); read-only afterwards except log_set_level on reload.
+ */
 static int log_level = LOG_INFO;
 static bool log_syslog;
 

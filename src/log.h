@@ -31,6 +31,7 @@ void log_throttle_init(struct log_throttle *t, int64_t interval_ms);
 bool log_complain(struct log_throttle *t, int prio, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Logs msg at LOG_NOTICE if the throttle was failing, and resets it. */
-void log_release(struct log_throttle *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_release(struct log_throttle *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -67,6 +67,7 @@ static void main_emit_point(const struct drv_point_doc *doc, void *ctx)
 
 static void main_list_points(void)
 {
+    printf("%-9s %-13s %-49s %-4s %s\n", "DRIVER", "SERVICE", "KEY", "UNIT", "SOURCE");
     for (size_t i = 0; i < drivers_count; i++)
         if (drivers_all[i]->list_points)
             drivers_all[i]->list_points(main_emit_point, (void *)(uintptr_t)drivers_all[i]->name);
@@ -175,13 +176,13 @@ int main(int argc, char **argv)
 {
     enum { OPT_CHECK = 256, OPT_DRIVERS, OPT_POINTS };
     static const struct option opts[] = {
-        {"config",       required_argument, NULL, 'c'        },
-        {"foreground",   no_argument,       NULL, 'f'        },
-        {"help",         no_argument,       NULL, 'h'        },
-        {"check-config", no_argument,       NULL, OPT_CHECK  },
-        {"list-drivers", no_argument,       NULL, OPT_DRIVERS},
-        {"list-points",  no_argument,       NULL, OPT_POINTS },
-        {0},
+        {"config",     required_argument, NULL, 'c'},
+        {"foreground",        no_argument, NULL, 'f'},
+        {"help",            no_argument, NULL, 'h'},
+        {"check-config",no_argument, NULL, OPT_CHECK},
+        {"list-drivers",         no_argument, NULL, OPT_DRIVERS},
+        {"list-points",       no_argument, NULL, OPT_POINTS},
+        {0       },
     };
     const char *path = "/etc/sitewatch/sitewatch.conf";
     bool foreground = false, check = false;

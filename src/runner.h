@@ -1,4 +1,5 @@
-/* runner: runs one configured device's driver on its own thread, with back-off and stale marking. */
+/* runner: runs one configured device's driver on its own thread, with back-off and stale marking.
+ */
 #ifndef SITEWATCH_RUNNER_H
 #define SITEWATCH_RUNNER_H
 

@@ -64,7 +64,7 @@ struct device_info {
     char firmware[24];
     char connection[128]; /* where: port path or host:port */
     enum dev_conn conn;
-    char status[160];         /* human-readable state detail ("no data for 3 s") */
+    char status[160]; /* human-readable state detail ("no data for 3 s") */
     int64_t conn_since_wall_ms;
     uint64_t counters[DEV_CNT_MAX];
 };

@@ -267,16 +267,17 @@ int util_read_file(const char *path, size_t max, char **out, size_t *outlen)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
-    size_t cap = 4096, len = 0;
+    /* Room for one byte beyond max, so that a file longer than max is noticed. */
+    size_t cap = max < 4096 ? max + 1 : 4096, len = 0;
     char *buf = xmalloc(cap + 1);
     for (;;) {
         if (len == cap) {
-            if (cap >= max) {
+            if (cap > max) {
                 free(buf);
                 close(fd);
                 return -EFBIG;
             }
-            cap = cap * 2 > max ? max : cap * 2;
+            cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
             buf = xrealloc(buf, cap + 1);
         }
         ssize_t n = read(fd, buf + len, cap - len);

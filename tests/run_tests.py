@@ -1,0 +1,78 @@
+"""run_tests: runs the unit-test binaries and the integration tests, then prints the closing
+line "N passed, N failed" for the whole suite. Exit status 1 when anything failed."""
+import argparse
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def run_units(binaries):
+    passed = failed = 0
+    for b in binaries:
+        print("== %s" % b, flush=True)
+        r = subprocess.run([b], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        out = r.stdout
+        m = re.search(r"^(\d+) passed, (\d+) failed$", out, re.M)
+        lines = [l for l in out.splitlines() if not l.startswith("ok ")]
+        print("\n".join(lines[-40:]))
+        if not m:
+            print("   %s crashed or printed no summary (exit %d)" % (b, r.returncode))
+            failed += 1
+            continue
+        passed += int(m.group(1))
+        failed += int(m.group(2))
+        if r.returncode != 0 and int(m.group(2)) == 0:
+            print("   %s exited %d (sanitizer report?)" % (b, r.returncode))
+            failed += 1
+    return passed, failed
+
+
+def run_integration(only):
+    sys.path.insert(0, HERE)
+    passed = failed = 0
+    idir = os.path.join(HERE, "integration")
+    for fn in sorted(os.listdir(idir)):
+        if not (fn.startswith("test_") and fn.endswith(".py")):
+            continue
+        spec = importlib.util.spec_from_file_location(fn[:-3], os.path.join(idir, fn))
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        print("== %s" % fn, flush=True)
+        for name in sorted(n for n in dir(mod) if n.startswith("test_")):
+            if only and only not in name:
+                continue
+            t0 = time.monotonic()
+            try:
+                getattr(mod, name)()
+                passed += 1
+                print("ok   %s (%.1f s)" % (name, time.monotonic() - t0), flush=True)
+            except Exception:  # a failing test must not stop the others
+                failed += 1
+                print("FAIL %s (%.1f s)" % (name, time.monotonic() - t0))
+                traceback.print_exc(limit=4)
+                sys.stdout.flush()
+    return passed, failed
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build/san")
+    ap.add_argument("--units", nargs="*", default=[])
+    ap.add_argument("--only", default="")
+    ap.add_argument("--no-integration", action="store_true")
+    a = ap.parse_args()
+    os.environ["SITEWATCH_BUILD"] = a.build
+    p1, f1 = run_units(a.units) if not a.only else (0, 0)
+    p2, f2 = (0, 0) if a.no_integration else run_integration(a.only)
+    print("%d passed, %d failed" % (p1 + p2, f1 + f2))
+    sys.exit(1 if f1 + f2 else 0)
+
+
+if __name__ == "__main__":
+    main()
