@@ -3,6 +3,7 @@
 
 #include "util.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,7 @@ const char *api_state_name(enum point_state s)
     return (size_t)s < UTIL_ARRAY_SIZE(names) ? names[s] : "unset";
 }
 
-static void api_json(struct api_reply *out, int status, json_t *doc)
+void api_reply_json(struct api_reply *out, int status, json_t *doc)
 {
     out->status = status;
     out->type = "application/json";
@@ -31,9 +32,20 @@ static void api_json(struct api_reply *out, int status, json_t *doc)
     json_decref(doc);
 }
 
-static void api_error(struct api_reply *out, int status, const char *msg)
+void api_reply_error(struct api_reply *out, int status, const char *msg)
 {
-    api_json(out, status, json_pack("{s:s}", "error", msg));
+    api_reply_json(out, status, json_pack("{s:s}", "error", msg));
+}
+
+void api_reply_data(struct api_reply *out, int status, const char *type, const void *data,
+                    size_t len)
+{
+    out->status = status;
+    out->type = type;
+    out->body = xmalloc(len + 1);
+    memcpy(out->body, data, len);
+    out->body[len] = '\0';
+    out->len = len;
 }
 
 static json_t *api_point_json(const struct point *p, int64_t now_mono)
@@ -56,10 +68,10 @@ static bool api_key_ok(const char *s)
     return true;
 }
 
-static void api_points(const struct api_ctx *ctx, const char *prefix, struct api_reply *out)
+static void api_points(struct api_ctx *ctx, const char *prefix, struct api_reply *out)
 {
     if (prefix && (strlen(prefix) >= STORE_KEY_MAX || !api_key_ok(prefix))) {
-        api_error(out, 400, "prefix must be a point key prefix such as bmv/");
+        api_reply_error(out, 400, "prefix must be a point key prefix such as bmv/");
         return;
     }
     struct point *pts = xmalloc(API_MAX_POINTS * sizeof(*pts));
@@ -71,19 +83,19 @@ static void api_points(const struct api_ctx *ctx, const char *prefix, struct api
     for (size_t i = 0; i < n; i++)
         json_object_set_new(points, pts[i].key, api_point_json(&pts[i], now));
     free(pts);
-    api_json(out, 200, json_pack("{s:o}", "points", points));
+    api_reply_json(out, 200, json_pack("{s:o}", "points", points));
 }
 
-static void api_point(const struct api_ctx *ctx, const char *key, struct api_reply *out)
+static void api_point(struct api_ctx *ctx, const char *key, struct api_reply *out)
 {
     struct point p;
     if (strlen(key) >= STORE_KEY_MAX || store_get(ctx->store, key, &p) != 0) {
-        api_error(out, 404, "no such point");
+        api_reply_error(out, 404, "no such point");
         return;
     }
     json_t *o = api_point_json(&p, util_mono_ms());
     json_object_set_new(o, "key", json_string(p.key));
-    api_json(out, 200, o);
+    api_reply_json(out, 200, o);
 }
 
 static json_t *api_device_json(const struct device_info *d)
@@ -113,7 +125,7 @@ static json_t *api_device_json(const struct device_info *d)
     return o;
 }
 
-static void api_devices(const struct api_ctx *ctx, struct api_reply *out)
+static void api_devices(struct api_ctx *ctx, struct api_reply *out)
 {
     json_t *arr = json_array();
     size_t n = store_device_count_all(ctx->store);
@@ -122,10 +134,10 @@ static void api_devices(const struct api_ctx *ctx, struct api_reply *out)
         if (store_device_get(ctx->store, (int)i, &d) == 0 && d.conn != DEV_CONN_STOPPED)
             json_array_append_new(arr, api_device_json(&d));
     }
-    api_json(out, 200, json_pack("{s:o}", "devices", arr));
+    api_reply_json(out, 200, json_pack("{s:o}", "devices", arr));
 }
 
-static void api_health(const struct api_ctx *ctx, struct api_reply *out)
+static void api_health(struct api_ctx *ctx, struct api_reply *out)
 {
     size_t n = store_device_count_all(ctx->store);
     size_t ok = 0, down = 0;
@@ -146,28 +158,100 @@ static void api_health(const struct api_ctx *ctx, struct api_reply *out)
     json_object_set_new(o, "devices_ok", json_integer((json_int_t)ok));
     json_object_set_new(o, "devices_down", json_integer((json_int_t)down));
     json_object_set_new(o, "points", json_integer((json_int_t)store_point_count(ctx->store)));
-    api_json(out, 200, o);
+    api_reply_json(out, 200, o);
 }
 
-void api_handle(const struct api_ctx *ctx, const char *method, const char *path, api_arg_fn arg,
-                void *req, struct api_reply *out)
+void api_init(struct api_ctx *ctx, struct store *store, const char *site_name)
+{
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->store = store;
+    ctx->site_name = site_name;
+    ctx->start_mono_ms = util_mono_ms();
+    pthread_rwlock_init(&ctx->lock, NULL);
+}
+
+void api_destroy(struct api_ctx *ctx)
+{
+    pthread_rwlock_destroy(&ctx->lock);
+}
+
+int api_route_add(struct api_ctx *ctx, const char *method, const char *path, api_handler fn,
+                  void *fctx)
+{
+    pthread_rwlock_wrlock(&ctx->lock);
+    int r = -ENOSPC;
+    if (ctx->nroutes < API_MAX_ROUTES) {
+        ctx->routes[ctx->nroutes++] = (struct api_route){method, path, fn, fctx};
+        r = 0;
+    }
+    pthread_rwlock_unlock(&ctx->lock);
+    return r;
+}
+
+void api_route_remove(struct api_ctx *ctx, void *fctx)
+{
+    pthread_rwlock_wrlock(&ctx->lock);
+    size_t o = 0;
+    for (size_t i = 0; i < ctx->nroutes; i++)
+        if (ctx->routes[i].ctx != fctx)
+            ctx->routes[o++] = ctx->routes[i];
+    ctx->nroutes = o;
+    pthread_rwlock_unlock(&ctx->lock);
+}
+
+static bool api_path_match(const char *route, const char *path)
+{
+    size_t n = strlen(route);
+    return route[n - 1] == '/' ? strncmp(route, path, n) == 0 && path[n] != '\0'
+                               : strcmp(route, path) == 0;
+}
+
+/* Registered routes. Returns true when one answered. The read lock is held while the handler
+ * runs, so a module cannot be stopped under a running request. */
+static bool api_dispatch(struct api_ctx *ctx, const struct api_request *r, struct api_reply *out)
+{
+    bool path_known = false, done = false;
+    const char *method = strcmp(r->method, "HEAD") == 0 ? "GET" : r->method;
+    pthread_rwlock_rdlock(&ctx->lock);
+    for (size_t i = 0; i < ctx->nroutes && !done; i++) {
+        const struct api_route *rt = &ctx->routes[i];
+        if (!api_path_match(rt->path, r->path))
+            continue;
+        path_known = true;
+        if (strcmp(rt->method, method) == 0) {
+            rt->fn(rt->ctx, r, out);
+            done = true;
+        }
+    }
+    pthread_rwlock_unlock(&ctx->lock);
+    if (!done && path_known) {
+        api_reply_error(out, 405, "method not allowed on this path");
+        done = true;
+    }
+    return done;
+}
+
+void api_handle(struct api_ctx *ctx, const struct api_request *r, struct api_reply *out)
 {
     memset(out, 0, sizeof(*out));
     static const char points_prefix[] = "/api/v1/points/";
-    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-        api_error(out, 405, "only GET is supported here");
-        return;
-    }
-    if (strcmp(path, "/api/v1/points") == 0)
-        api_points(ctx, arg(req, "prefix"), out);
-    else if (strncmp(path, points_prefix, sizeof(points_prefix) - 1) == 0)
-        api_point(ctx, path + sizeof(points_prefix) - 1, out);
-    else if (strcmp(path, "/api/v1/devices") == 0)
+    bool get = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
+    bool builtin = strcmp(r->path, "/api/v1/points") == 0 ||
+                   strncmp(r->path, points_prefix, sizeof(points_prefix) - 1) == 0 ||
+                   strcmp(r->path, "/api/v1/devices") == 0 ||
+                   strcmp(r->path, "/api/v1/health") == 0;
+    if (builtin && !get)
+        api_reply_error(out, 405, "only GET is supported here");
+    else if (strcmp(r->path, "/api/v1/points") == 0)
+        api_points(ctx, r->arg(r->req, "prefix"), out);
+    else if (strncmp(r->path, points_prefix, sizeof(points_prefix) - 1) == 0)
+        api_point(ctx, r->path + sizeof(points_prefix) - 1, out);
+    else if (strcmp(r->path, "/api/v1/devices") == 0)
         api_devices(ctx, out);
-    else if (strcmp(path, "/api/v1/health") == 0)
+    else if (strcmp(r->path, "/api/v1/health") == 0)
         api_health(ctx, out);
-    else
-        api_error(out, 404, "no such API endpoint");
+    else if (!api_dispatch(ctx, r, out))
+        api_reply_error(out, 404, "no such API endpoint");
 }
 
 void api_reply_free(struct api_reply *r)

@@ -7,7 +7,11 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <glob.h>
 #include <ini.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,20 +35,53 @@ const struct drv_key conf_device_keys[] = {
     {0       },
 };
 
-static const struct {
-    const char *name;
-    const struct drv_key *keys;
-} conf_sections[] = {
-    {"daemon", conf_daemon_keys},
-    {"http",   conf_http_keys  },
+static int conf_check_daemon(const struct conf_section *s, struct conf_error *e)
+{
+    const struct conf_kv *kv = conf_get_kv(s, "log_level");
+    if (kv && log_level_parse(kv->value) < 0)
+        return conf_error_at(
+            e, s, kv, "log_level = %s: expected error, warning, notice, info or debug", kv->value);
+    return 0;
+}
+
+static int conf_check_http(const struct conf_section *s, struct conf_error *e)
+{
+    const struct conf_kv *kv = conf_get_kv(s, "listen");
+    char host[64];
+    int port;
+    if (kv && (util_parse_hostport(kv->value, host, sizeof(host), &port) != 0 || port == 0))
+        return conf_error_at(e, s, kv, "listen = %s: expected address:port, e.g. 127.0.0.1:8080",
+                             kv->value);
+    return 0;
+}
+
+const struct conf_section_type conf_section_daemon = {
+    .type = "daemon", .keys = conf_daemon_keys, .check = conf_check_daemon};
+const struct conf_section_type conf_section_http = {
+    .type = "http", .keys = conf_http_keys, .check = conf_check_http};
+
+#define SECTION(n) extern const struct conf_section_type conf_section_##n;
+#include "sections.def"
+#undef SECTION
+
+static const struct conf_section_type *const conf_types[] = {
+#define SECTION(n) &conf_section_##n,
+#include "sections.def"
+#undef SECTION
 };
 
-const struct drv_key *conf_section_keys(const char *section)
+const struct conf_section_type *conf_section_type_find(const char *type)
 {
-    for (size_t i = 0; i < UTIL_ARRAY_SIZE(conf_sections); i++)
-        if (strcmp(conf_sections[i].name, section) == 0)
-            return conf_sections[i].keys;
+    for (size_t i = 0; i < UTIL_ARRAY_SIZE(conf_types); i++)
+        if (strcmp(conf_types[i]->type, type) == 0)
+            return conf_types[i];
     return NULL;
+}
+
+const struct drv_key *conf_section_keys(const char *type)
+{
+    const struct conf_section_type *t = conf_section_type_find(type);
+    return t ? t->keys : NULL;
 }
 
 static const struct drv_key *conf_key_find(const struct drv_key *keys, const char *name)
@@ -57,23 +94,21 @@ static const struct drv_key *conf_key_find(const struct drv_key *keys, const cha
 
 /* Parser state shared by the line reader and the inih handler. */
 struct conf_parse {
-    const char *name;
+    const char *file; /* name used in messages, owned by conf */
     const char *text; /* remaining input */
     int line;         /* number of the line inih is handling */
     char err[512];
     bool failed;
     struct conf *conf;
-    /* current section */
-    const struct drv_key *sect_keys; /* fixed section keys, or NULL in a device section */
-    struct conf_device *dev;         /* current device section */
-    struct conf_kv *fixed;           /* key/values of fixed sections (for duplicate checks) */
-    size_t nfixed;
+    struct conf_kv **kv; /* key/values of the current section */
+    size_t *nkv;
+    bool in_bad_section;
 };
 
-static void conf_fail(struct conf_parse *p, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void conf_fail(struct conf_parse *p, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
-static void conf_fail(struct conf_parse *p, int line, const char *fmt, ...)
+static void conf_fail(struct conf_parse *p, const char *file, int line, const char *fmt, ...)
 {
     if (p->failed)
         return;
@@ -83,7 +118,20 @@ static void conf_fail(struct conf_parse *p, int line, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    snprintf(p->err, sizeof(p->err), "%s:%d: %s", p->name, line, msg);
+    snprintf(p->err, sizeof(p->err), "%s:%d: %s", file, line, msg);
+}
+
+int conf_error_at(struct conf_error *e, const struct conf_section *s, const struct conf_kv *kv,
+                  const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    snprintf(e->msg, sizeof(e->msg), "%s:%d: %s", kv ? kv->file : s->file, kv ? kv->line : s->line,
+             msg);
+    return -EINVAL;
 }
 
 static bool conf_name_ok(const char *s)
@@ -96,13 +144,83 @@ static bool conf_name_ok(const char *s)
     return true;
 }
 
+static void conf_open_device(struct conf_parse *p, const char *name)
+{
+    struct conf *c = p->conf;
+    if (!conf_name_ok(name)) {
+        conf_fail(p, p->file, p->line,
+                  "[device NAME] needs a name of letters, digits, '_' or '-' (at most %d)",
+                  STORE_NAME_MAX - 1);
+        return;
+    }
+    for (size_t i = 0; i < c->ndevices; i++)
+        if (strcmp(c->devices[i].name, name) == 0) {
+            conf_fail(p, p->file, p->line, "device '%s' is already defined at %s:%d", name,
+                      c->devices[i].file, c->devices[i].line);
+            return;
+        }
+    c->devices = xrealloc(c->devices, (c->ndevices + 1) * sizeof(*c->devices));
+    struct conf_device *d = &c->devices[c->ndevices++];
+    memset(d, 0, sizeof(*d));
+    d->name = xstrdup(name);
+    d->file = p->file;
+    d->line = p->line;
+    d->instance = -1;
+    p->kv = &d->kv;
+    p->nkv = &d->nkv;
+}
+
+static void conf_open_section(struct conf_parse *p, const char *type, const char *name)
+{
+    struct conf *c = p->conf;
+    const struct conf_section_type *t = conf_section_type_find(type);
+    if (!t) {
+        conf_fail(p, p->file, p->line, "unknown section [%s]", type);
+        return;
+    }
+    if (t->named && !conf_name_ok(name)) {
+        conf_fail(p, p->file, p->line,
+                  "[%s NAME] needs a name of letters, digits, '_' or '-' (at most %d)", type,
+                  STORE_NAME_MAX - 1);
+        return;
+    }
+    if (!t->named && *name) {
+        conf_fail(p, p->file, p->line, "section [%s] takes no name", type);
+        return;
+    }
+    for (size_t i = 0; i < c->nsections; i++) {
+        const struct conf_section *o = &c->sections[i];
+        if (o->type == t && (!t->named || strcmp(o->name, name) == 0)) {
+            if (t->named)
+                conf_fail(p, p->file, p->line, "[%s %s] is already defined at %s:%d", type, name,
+                          o->file, o->line);
+            else
+                conf_fail(p, p->file, p->line, "[%s] is already defined at %s:%d", type, o->file,
+                          o->line);
+            return;
+        }
+    }
+    c->sections = xrealloc(c->sections, (c->nsections + 1) * sizeof(*c->sections));
+    struct conf_section *s = &c->sections[c->nsections++];
+    memset(s, 0, sizeof(*s));
+    s->type = t;
+    s->name = t->named ? xstrdup(name) : NULL;
+    s->file = p->file;
+    s->line = p->line;
+    p->kv = &s->kv;
+    p->nkv = &s->nkv;
+}
+
 /* A "[...]" line: validates the section header and opens the section. */
 static void conf_section_line(struct conf_parse *p, const char *line, size_t len)
 {
     char hdr[128];
+    p->kv = NULL;
+    p->nkv = NULL;
+    p->in_bad_section = true;
     const char *close = memchr(line, ']', len);
     if (!close || (size_t)(close - line) >= sizeof(hdr)) {
-        conf_fail(p, p->line, "section header without ']'");
+        conf_fail(p, p->file, p->line, "section header without ']'");
         return;
     }
     size_t n = (size_t)(close - line - 1);
@@ -122,38 +240,11 @@ static void conf_section_line(struct conf_parse *p, const char *line, size_t len
         while (e > name && isspace((unsigned char)e[-1]))
             *--e = '\0';
     }
-    p->sect_keys = NULL;
-    p->dev = NULL;
-    if (strcmp(type, "device") == 0) {
-        if (!conf_name_ok(name)) {
-            conf_fail(p, p->line,
-                      "[device NAME] needs a name of letters, digits, '_' or '-' (at most %d)",
-                      STORE_NAME_MAX - 1);
-            return;
-        }
-        struct conf *c = p->conf;
-        for (size_t i = 0; i < c->ndevices; i++)
-            if (strcmp(c->devices[i].name, name) == 0) {
-                conf_fail(p, p->line, "device '%s' is already defined at line %d", name,
-                          c->devices[i].line);
-                return;
-            }
-        c->devices = xrealloc(c->devices, (c->ndevices + 1) * sizeof(*c->devices));
-        p->dev = &c->devices[c->ndevices++];
-        memset(p->dev, 0, sizeof(*p->dev));
-        p->dev->name = xstrdup(name);
-        p->dev->line = p->line;
-        p->dev->instance = -1;
-        return;
-    }
-    p->sect_keys = conf_section_keys(type);
-    if (!p->sect_keys) {
-        conf_fail(p, p->line, "unknown section [%s] (expected [daemon], [http] or [device NAME])",
-                  type);
-        return;
-    }
-    if (*name)
-        conf_fail(p, p->line, "section [%s] takes no name", type);
+    if (strcmp(type, "device") == 0)
+        conf_open_device(p, name);
+    else
+        conf_open_section(p, type, name);
+    p->in_bad_section = p->kv == NULL;
 }
 
 /* inih line reader: counts lines so the handler knows where it is, and sees section headers. */
@@ -167,7 +258,7 @@ static char *conf_reader(char *str, int num, void *stream)
     size_t copy = len;
     p->line++;
     if (copy >= (size_t)num) {
-        conf_fail(p, p->line, "line longer than %d characters", num - 3);
+        conf_fail(p, p->file, p->line, "line longer than %d characters", num - 3);
         copy = 0; /* hand inih an empty line instead */
     }
     memcpy(str, p->text, copy);
@@ -181,227 +272,285 @@ static char *conf_reader(char *str, int num, void *stream)
     return str;
 }
 
-static int conf_check_value(struct conf_parse *p, const struct drv_key *k, const char *value)
-{
-    bool b;
-    int64_t ms;
-    long l;
-    switch (k->type) {
-    case DRV_KEY_STRING:
-        if (!*value) {
-            conf_fail(p, p->line, "%s needs a value", k->name);
-            return -EINVAL;
-        }
-        return 0;
-    case DRV_KEY_BOOL:
-        if (util_parse_bool(value, &b) != 0) {
-            conf_fail(p, p->line, "%s = %s: expected yes or no", k->name, value);
-            return -EINVAL;
-        }
-        return 0;
-    case DRV_KEY_DURATION:
-        if (util_parse_duration_ms(value, &ms) != 0) {
-            conf_fail(p, p->line, "%s = %s: expected a duration with a unit (500ms, 5s, 2m, 1h)",
-                      k->name, value);
-            return -EINVAL;
-        }
-        return 0;
-    case DRV_KEY_INT:
-        if (k->def && strcmp(value, k->def) == 0)
-            return 0;
-        if (util_parse_long(value, 10, 0, 65535, &l) != 0) {
-            conf_fail(p, p->line, "%s = %s: expected a whole number from 0 to 65535", k->name,
-                      value);
-            return -EINVAL;
-        }
-        return 0;
-    }
-    return -EINVAL;
-}
-
-static bool conf_kv_has(const struct conf_kv *kv, size_t n, const char *sect, const char *key,
-                        int *line)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(kv[i].key, key) == 0 && (!sect || strcmp(kv[i].value, sect) == 0)) {
-            *line = kv[i].line;
-            return true;
-        }
-    return false;
-}
-
-static void conf_set_fixed(struct conf_parse *p, const char *section, const char *name,
-                           const char *value)
-{
-    struct conf *c = p->conf;
-    char **slot = NULL;
-    if (strcmp(section, "daemon") == 0) {
-        if (strcmp(name, "state_dir") == 0)
-            slot = &c->state_dir;
-        else if (strcmp(name, "site_name") == 0)
-            slot = &c->site_name;
-        else if (strcmp(name, "log_level") == 0) {
-            int lvl = log_level_parse(value);
-            if (lvl < 0) {
-                conf_fail(p, p->line,
-                          "log_level = %s: expected error, warning, notice, info or debug", value);
-                return;
-            }
-            c->log_level = lvl;
-        }
-    } else if (strcmp(section, "http") == 0) {
-        if (strcmp(name, "listen") == 0) {
-            char host[64];
-            int port;
-            if (util_parse_hostport(value, host, sizeof(host), &port) != 0 || port == 0) {
-                conf_fail(p, p->line, "listen = %s: expected address:port, e.g. 127.0.0.1:8080",
-                          value);
-                return;
-            }
-            slot = &c->http_listen;
-        } else if (strcmp(name, "web_root") == 0) {
-            slot = &c->web_root;
-        }
-    }
-    if (slot) {
-        free(*slot);
-        *slot = xstrdup(value);
-    }
-}
-
 static int conf_handler(void *user, const char *section, const char *name, const char *value)
 {
     struct conf_parse *p = user;
     if (p->failed)
         return 1;
     if (!*section) {
-        conf_fail(p, p->line, "'%s' outside any section", name);
+        conf_fail(p, p->file, p->line, "'%s' outside any section", name);
         return 1;
     }
-    if (p->dev) {
-        struct conf_device *d = p->dev;
-        int prev;
-        if (conf_kv_has(d->kv, d->nkv, NULL, name, &prev)) {
-            conf_fail(p, p->line, "%s is already set at line %d", name, prev);
+    if (p->in_bad_section || !p->kv)
+        return 1; /* the section header already failed */
+    for (size_t i = 0; i < *p->nkv; i++)
+        if (strcmp((*p->kv)[i].key, name) == 0) {
+            conf_fail(p, p->file, p->line, "%s is already set at line %d", name, (*p->kv)[i].line);
             return 1;
         }
-        d->kv = xrealloc(d->kv, (d->nkv + 1) * sizeof(*d->kv));
-        d->kv[d->nkv++] = (struct conf_kv){xstrdup(name), xstrdup(value), p->line};
-        return 1;
-    }
-    if (!p->sect_keys)
-        return 1; /* the section header already failed */
-    const struct drv_key *k = conf_key_find(p->sect_keys, name);
-    if (!k) {
-        conf_fail(p, p->line, "unknown key '%s' in [%s]", name, section);
-        return 1;
-    }
-    int prev;
-    if (conf_kv_has(p->fixed, p->nfixed, section, name, &prev)) {
-        conf_fail(p, p->line, "%s is already set at line %d", name, prev);
-        return 1;
-    }
-    /* fixed keeps key + section (in value) for the duplicate check */
-    p->fixed = xrealloc(p->fixed, (p->nfixed + 1) * sizeof(*p->fixed));
-    p->fixed[p->nfixed++] = (struct conf_kv){xstrdup(name), xstrdup(section), p->line};
-    if (conf_check_value(p, k, value) == 0)
-        conf_set_fixed(p, section, name, value);
+    *p->kv = xrealloc(*p->kv, (*p->nkv + 1) * sizeof(**p->kv));
+    (*p->kv)[(*p->nkv)++] = (struct conf_kv){xstrdup(name), xstrdup(value), p->file, p->line};
     return 1;
 }
 
-/* Checks a device section once all its keys are read: driver known, keys and values valid. */
+static int conf_check_value(const struct drv_key *k, const struct conf_kv *kv, char *msg,
+                            size_t msglen)
+{
+    bool b;
+    int64_t ms;
+    long l;
+    double d;
+    const char *v = kv->value;
+    switch (k->type) {
+    case DRV_KEY_STRING:
+        if (!*v)
+            return snprintf(msg, msglen, "%s needs a value", k->name), -EINVAL;
+        return 0;
+    case DRV_KEY_BOOL:
+        if (util_parse_bool(v, &b) != 0)
+            return snprintf(msg, msglen, "%s = %s: expected yes or no", k->name, v), -EINVAL;
+        return 0;
+    case DRV_KEY_DURATION:
+        if (util_parse_duration_ms(v, &ms) != 0)
+            return snprintf(msg, msglen,
+                            "%s = %s: expected a duration with a unit (500ms, 5s, 2m, 1h)", k->name,
+                            v),
+                   -EINVAL;
+        return 0;
+    case DRV_KEY_INT:
+        if (k->def && strcmp(v, k->def) == 0)
+            return 0;
+        if (util_parse_long(v, 10, 0, 65535, &l) != 0)
+            return snprintf(msg, msglen, "%s = %s: expected a whole number from 0 to 65535",
+                            k->name, v),
+                   -EINVAL;
+        return 0;
+    case DRV_KEY_DOUBLE:
+        if (util_parse_double(v, -1e12, 1e12, &d) != 0)
+            return snprintf(msg, msglen, "%s = %s: expected a number", k->name, v), -EINVAL;
+        return 0;
+    }
+    return -EINVAL;
+}
+
+/* Keys known, values of the right type, required keys present. */
+static void conf_check_kvs(struct conf_parse *p, const char *what, const char *file, int line,
+                           const struct drv_key *keys, const struct drv_key *keys2,
+                           const struct conf_kv *kv, size_t nkv)
+{
+    for (size_t i = 0; i < nkv && !p->failed; i++) {
+        const struct drv_key *k = conf_key_find(keys, kv[i].key);
+        if (!k)
+            k = conf_key_find(keys2, kv[i].key);
+        if (!k) {
+            conf_fail(p, kv[i].file, kv[i].line, "unknown key '%s' %s", kv[i].key, what);
+            return;
+        }
+        char msg[300];
+        if (conf_check_value(k, &kv[i], msg, sizeof(msg)) != 0)
+            conf_fail(p, kv[i].file, kv[i].line, "%s", msg);
+    }
+    for (int pass = 0; pass < 2 && !p->failed; pass++)
+        for (const struct drv_key *k = pass ? keys2 : keys; k && k->name; k++) {
+            bool set = false;
+            for (size_t i = 0; i < nkv; i++)
+                set |= strcmp(kv[i].key, k->name) == 0;
+            if (!k->def && !set) {
+                conf_fail(p, file, line, "%s needs '%s =' (%s)", what + 3, k->name, k->help);
+                return;
+            }
+        }
+}
+
 static void conf_check_device(struct conf_parse *p, struct conf_device *d)
 {
     const char *drv = conf_device_value(d, "driver");
     if (!drv) {
-        conf_fail(p, d->line, "[device %s] has no 'driver =' line", d->name);
+        conf_fail(p, d->file, d->line, "[device %s] has no 'driver =' line", d->name);
         return;
     }
     d->drv = drivers_find(drv);
-    for (size_t i = 0; i < d->nkv; i++) {
-        struct conf_kv *kv = &d->kv[i];
-        p->line = kv->line;
-        const struct drv_key *k = conf_key_find(conf_device_keys, kv->key);
-        if (!k && d->drv)
-            k = conf_key_find(d->drv->keys, kv->key);
-        if (strcmp(kv->key, "driver") == 0 && !d->drv) {
-            conf_fail(p, kv->line, "unknown driver '%s' (sitewatchd --list-drivers lists them)",
-                      kv->value);
+    if (!d->drv) {
+        for (size_t i = 0; i < d->nkv; i++)
+            if (strcmp(d->kv[i].key, "driver") == 0)
+                conf_fail(p, d->kv[i].file, d->kv[i].line,
+                          "unknown driver '%s' (sitewatchd --list-drivers lists them)", drv);
+        return;
+    }
+    char what[96];
+    snprintf(what, sizeof(what), "for driver %s", drv);
+    for (size_t i = 0; i < d->nkv && !p->failed; i++) {
+        if (!conf_key_find(conf_device_keys, d->kv[i].key) &&
+            !conf_key_find(d->drv->keys, d->kv[i].key)) {
+            conf_fail(p, d->kv[i].file, d->kv[i].line, "unknown key '%s' for driver %s",
+                      d->kv[i].key, drv);
             return;
-        }
-        if (!k) {
-            conf_fail(p, kv->line, "unknown key '%s' for driver %s", kv->key, drv);
-            return;
-        }
-        if (conf_check_value(p, k, kv->value) != 0)
-            return;
-        if (strcmp(kv->key, "instance") == 0 && strcmp(kv->value, "auto") != 0) {
-            long l = 0;
-            util_parse_long(kv->value, 10, 0, 65535, &l);
-            d->instance = (int)l;
         }
     }
-    for (const struct drv_key *k = d->drv->keys; k && k->name; k++)
-        if (!k->def && !conf_device_value(d, k->name)) {
-            conf_fail(p, d->line, "[device %s] needs '%s =' (%s)", d->name, k->name, k->help);
-            return;
+    snprintf(what, sizeof(what), "in [device %s]", d->name);
+    conf_check_kvs(p, what, d->file, d->line, conf_device_keys, d->drv->keys, d->kv, d->nkv);
+    const char *inst = conf_device_value(d, "instance");
+    long l;
+    if (inst && util_parse_long(inst, 10, 0, 65535, &l) == 0)
+        d->instance = (int)l;
+}
+
+static void conf_check_section(struct conf_parse *p, const struct conf_section *s)
+{
+    char what[96];
+    if (s->name)
+        snprintf(what, sizeof(what), "in [%s %s]", s->type->type, s->name);
+    else
+        snprintf(what, sizeof(what), "in [%s]", s->type->type);
+    conf_check_kvs(p, what, s->file, s->line, s->type->keys, NULL, s->kv, s->nkv);
+    if (!p->failed && s->type->check) {
+        struct conf_error e = {{0}};
+        if (s->type->check(s, &e) != 0) {
+            p->failed = true;
+            util_strlcpy(p->err, e.msg[0] ? e.msg : "invalid section", sizeof(p->err));
         }
+    }
+}
+
+static const char *conf_add_file(struct conf *c, const char *name)
+{
+    c->files = xrealloc(c->files, (c->nfiles + 1) * sizeof(*c->files));
+    c->files[c->nfiles] = xstrdup(name);
+    return c->files[c->nfiles++];
 }
 
 static struct conf *conf_new(const char *name)
 {
     struct conf *c = xcalloc(1, sizeof(*c));
     c->path = xstrdup(name);
-    c->state_dir = xstrdup(conf_daemon_keys[0].def);
-    c->log_level = LOG_INFO;
-    c->site_name = xstrdup(conf_daemon_keys[2].def);
-    c->http_listen = xstrdup(conf_http_keys[0].def);
-    c->web_root = xstrdup(conf_http_keys[1].def);
     return c;
+}
+
+/* Parses one text into c. 0 or -EINVAL with p->err set. */
+static int conf_parse_into(struct conf *c, const char *name, const char *text, char *err,
+                           size_t errlen)
+{
+    struct conf_parse p = {.file = conf_add_file(c, name), .text = text, .conf = c};
+    /* Each key is one line: a continuation line is a typo, not a multi-line value. */
+    ini_allow_multiline = false;
+    int r = ini_parse_stream(conf_reader, &p, conf_handler, &p);
+    if (r > 0)
+        conf_fail(&p, p.file, r,
+                  "syntax error: expected [section], key = value, or a ; or # comment");
+    if (p.failed) {
+        util_strlcpy(err, p.err, errlen);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static void conf_set(char **slot, const char *value)
+{
+    free(*slot);
+    *slot = xstrdup(value);
+}
+
+/* Validates everything once all files are read, and fills the fixed fields. */
+static int conf_finish(struct conf *c, char *err, size_t errlen)
+{
+    struct conf_parse p = {.conf = c};
+    for (size_t i = 0; i < c->ndevices && !p.failed; i++)
+        conf_check_device(&p, &c->devices[i]);
+    for (size_t i = 0; i < c->nsections && !p.failed; i++)
+        conf_check_section(&p, &c->sections[i]);
+    if (p.failed) {
+        util_strlcpy(err, p.err, errlen);
+        return -EINVAL;
+    }
+    /* [daemon] and [http] may be absent: the defaults of their key tables apply. */
+    static const struct conf_section empty_daemon = {.type = &conf_section_daemon};
+    static const struct conf_section empty_http = {.type = &conf_section_http};
+    const struct conf_section *d = conf_section_nth(c, "daemon", 0);
+    const struct conf_section *h = conf_section_nth(c, "http", 0);
+    if (!d)
+        d = &empty_daemon;
+    if (!h)
+        h = &empty_http;
+    conf_set(&c->state_dir, conf_get(d, "state_dir"));
+    conf_set(&c->site_name, conf_get(d, "site_name"));
+    c->log_level = log_level_parse(conf_get(d, "log_level"));
+    conf_set(&c->http_listen, conf_get(h, "listen"));
+    conf_set(&c->web_root, conf_get(h, "web_root"));
+    return 0;
 }
 
 int conf_parse_string(const char *name, const char *text, struct conf **out, char *err,
                       size_t errlen)
 {
-    struct conf_parse p = {.name = name, .text = text, .conf = conf_new(name)};
-    /* Each key is one line: a continuation line is a typo, not a multi-line value. */
-    ini_allow_multiline = false;
-    int r = ini_parse_stream(conf_reader, &p, conf_handler, &p);
-    if (r > 0)
-        conf_fail(&p, r, "syntax error: expected [section], key = value, or a ; or # comment");
-    for (size_t i = 0; i < p.conf->ndevices && !p.failed; i++)
-        conf_check_device(&p, &p.conf->devices[i]);
-    for (size_t i = 0; i < p.nfixed; i++) {
-        free(p.fixed[i].key);
-        free(p.fixed[i].value);
-    }
-    free(p.fixed);
-    if (p.failed) {
-        util_strlcpy(err, p.err, errlen);
-        conf_free(p.conf);
+    struct conf *c = conf_new(name);
+    if (conf_parse_into(c, name, text, err, errlen) != 0 || conf_finish(c, err, errlen) != 0) {
+        conf_free(c);
         return -EINVAL;
     }
-    *out = p.conf;
+    *out = c;
+    return 0;
+}
+
+static int conf_read_text(const char *path, char **text, char *err, size_t errlen)
+{
+    size_t len;
+    int r = util_read_file(path, 1 << 20, text, &len);
+    if (r < 0) {
+        snprintf(err, errlen, "%s: cannot read: %s", path, strerror(-r));
+        return r;
+    }
+    if (strlen(*text) != len) {
+        snprintf(err, errlen, "%s: contains a NUL byte: not a text file", path);
+        free(*text);
+        return -EINVAL;
+    }
     return 0;
 }
 
 int conf_load(const char *path, struct conf **out, char *err, size_t errlen)
 {
     char *text;
-    size_t len;
-    int r = util_read_file(path, 1 << 20, &text, &len);
-    if (r < 0) {
-        snprintf(err, errlen, "%s: cannot read: %s", path, strerror(-r));
+    int r = conf_read_text(path, &text, err, errlen);
+    if (r < 0)
+        return r;
+    struct conf *c = conf_new(path);
+    r = conf_parse_into(c, path, text, err, errlen);
+    free(text);
+    /* alarms.d/NAME.conf beside the main file, in name order (glob sorts). */
+    char dir[PATH_MAX], pattern[PATH_MAX + 32];
+    util_strlcpy(dir, path, sizeof(dir));
+    snprintf(pattern, sizeof(pattern),
+             "%s/alarms.d/*"
+             ".conf",
+             dirname(dir));
+    glob_t g = {0};
+    if (r == 0 && glob(pattern, 0, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc && r == 0; i++) {
+            r = conf_read_text(g.gl_pathv[i], &text, err, errlen);
+            if (r == 0) {
+                r = conf_parse_into(c, g.gl_pathv[i], text, err, errlen);
+                free(text);
+            }
+        }
+    }
+    globfree(&g);
+    if (r == 0)
+        r = conf_finish(c, err, errlen);
+    if (r != 0) {
+        conf_free(c);
         return r;
     }
-    if (strlen(text) != len) {
-        snprintf(err, errlen, "%s: contains a NUL byte: not a text file", path);
-        free(text);
-        return -EINVAL;
+    *out = c;
+    return 0;
+}
+
+static void conf_free_kvs(struct conf_kv *kv, size_t n)
+{
+    for (size_t j = 0; j < n; j++) {
+        free(kv[j].key);
+        free(kv[j].value);
     }
-    r = conf_parse_string(path, text, out, err, errlen);
-    free(text);
-    return r;
+    free(kv);
 }
 
 void conf_free(struct conf *c)
@@ -409,14 +558,17 @@ void conf_free(struct conf *c)
     if (!c)
         return;
     for (size_t i = 0; i < c->ndevices; i++) {
-        struct conf_device *d = &c->devices[i];
-        for (size_t j = 0; j < d->nkv; j++) {
-            free(d->kv[j].key);
-            free(d->kv[j].value);
-        }
-        free(d->kv);
-        free(d->name);
+        conf_free_kvs(c->devices[i].kv, c->devices[i].nkv);
+        free(c->devices[i].name);
     }
+    for (size_t i = 0; i < c->nsections; i++) {
+        conf_free_kvs(c->sections[i].kv, c->sections[i].nkv);
+        free(c->sections[i].name);
+    }
+    for (size_t i = 0; i < c->nfiles; i++)
+        free(c->files[i]);
+    free(c->files);
+    free(c->sections);
     free(c->devices);
     free(c->path);
     free(c->state_dir);
@@ -444,4 +596,65 @@ bool conf_device_equal(const struct conf_device *a, const struct conf_device *b)
             return false;
     }
     return true;
+}
+
+const struct conf_section *conf_section_nth(const struct conf *c, const char *type, size_t n)
+{
+    for (size_t i = 0; i < c->nsections; i++)
+        if (strcmp(c->sections[i].type->type, type) == 0 && n-- == 0)
+            return &c->sections[i];
+    return NULL;
+}
+
+const struct conf_kv *conf_get_kv(const struct conf_section *s, const char *key)
+{
+    for (size_t i = 0; i < s->nkv; i++)
+        if (strcmp(s->kv[i].key, key) == 0)
+            return &s->kv[i];
+    return NULL;
+}
+
+const char *conf_get(const struct conf_section *s, const char *key)
+{
+    const struct conf_kv *kv = conf_get_kv(s, key);
+    if (kv)
+        return kv->value;
+    const struct drv_key *k = conf_key_find(s->type->keys, key);
+    return k ? k->def : NULL;
+}
+
+bool conf_get_bool(const struct conf_section *s, const char *key)
+{
+    bool b = false;
+    const char *v = conf_get(s, key);
+    if (v)
+        util_parse_bool(v, &b);
+    return b;
+}
+
+int64_t conf_get_ms(const struct conf_section *s, const char *key)
+{
+    int64_t ms = 0;
+    const char *v = conf_get(s, key);
+    if (v)
+        util_parse_duration_ms(v, &ms);
+    return ms;
+}
+
+long conf_get_long(const struct conf_section *s, const char *key)
+{
+    long l = 0;
+    const char *v = conf_get(s, key);
+    if (v)
+        util_parse_long(v, 10, -2147483647L, 2147483647L, &l);
+    return l;
+}
+
+double conf_get_double(const struct conf_section *s, const char *key)
+{
+    double d = 0;
+    const char *v = conf_get(s, key);
+    if (v)
+        util_parse_double(v, -1e300, 1e300, &d);
+    return d;
 }

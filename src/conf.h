@@ -1,4 +1,8 @@
-/* conf: the INI configuration, parsed with libinih and validated strictly (file:line errors). */
+/* conf: the INI configuration, parsed with libinih and validated strictly (file:line errors).
+ *
+ * Sections: [daemon], [http], [device NAME], and the section types other modules register in
+ * src/sections.def (e.g. [alarm NAME], [modbus_server]). Besides the main file, every
+ * <dir of the main file>/alarms.d/NAME.conf is read, in name order. */
 #ifndef SITEWATCH_CONF_H
 #define SITEWATCH_CONF_H
 
@@ -11,20 +15,47 @@
 struct conf_kv {
     char *key;
     char *value;
+    const char *file; /* owned by the conf */
     int line;
 };
 
 struct conf_device {
     char *name;
     const struct driver *drv;
+    const char *file;
     int line;
     int instance; /* -1 = automatic */
     struct conf_kv *kv;
     size_t nkv;
 };
 
+struct conf_section;
+
+/* A section type: [type] or [type NAME]. keys validate names and value syntax; check (optional)
+ * validates meaning once the whole section is read and reports through conf_error_at. */
+struct conf_error {
+    char msg[512];
+};
+struct conf_section_type {
+    const char *type;
+    bool named; /* [type NAME], any number of them; else at most one [type] */
+    const struct drv_key *keys;
+    int (*check)(const struct conf_section *s, struct conf_error *e); /* 0 or -EINVAL */
+};
+
+struct conf_section {
+    const struct conf_section_type *type;
+    char *name; /* NULL for unnamed sections */
+    const char *file;
+    int line;
+    struct conf_kv *kv;
+    size_t nkv;
+};
+
 struct conf {
     char *path;
+    char **files; /* every file read, for kv->file */
+    size_t nfiles;
     /* [daemon] */
     char *state_dir;
     int log_level;
@@ -35,12 +66,15 @@ struct conf {
     /* [device NAME] */
     struct conf_device *devices;
     size_t ndevices;
+    /* every other section, in file order */
+    struct conf_section *sections;
+    size_t nsections;
 };
 
-/* Parses and validates path. On error returns -EINVAL (or -errno when the file can't be read)
- * and writes "path:line: what is wrong" into err. *out is a new conf on success. */
+/* Parses and validates path (and alarms.d/NAME.conf beside it). On error returns -EINVAL (or -errno
+ * when the file can't be read) and writes "file:line: what is wrong" into err. */
 int conf_load(const char *path, struct conf **out, char *err, size_t errlen);
-/* Same for an in-memory text; name is used in messages. */
+/* Same for an in-memory text (no alarms.d); name is used in messages. */
 int conf_parse_string(const char *name, const char *text, struct conf **out, char *err,
                       size_t errlen);
 void conf_free(struct conf *c);
@@ -50,9 +84,23 @@ const char *conf_device_value(const struct conf_device *d, const char *key);
 /* True when two device sections would run the same way (used on reload). */
 bool conf_device_equal(const struct conf_device *a, const struct conf_device *b);
 
-/* Keys of a fixed section ("daemon", "http"), ended by {0}; NULL for an unknown section. The
- * core keys every [device] accepts besides its driver's are conf_device_keys. */
-const struct drv_key *conf_section_keys(const char *section);
+/* Sections of one type: the n-th (0-based) section of that type, or NULL. */
+const struct conf_section *conf_section_nth(const struct conf *c, const char *type, size_t n);
+/* A section's value for key: the configured one, else the key's default (NULL if neither). */
+const char *conf_get(const struct conf_section *s, const char *key);
+const struct conf_kv *conf_get_kv(const struct conf_section *s, const char *key);
+bool conf_get_bool(const struct conf_section *s, const char *key);
+int64_t conf_get_ms(const struct conf_section *s, const char *key);
+long conf_get_long(const struct conf_section *s, const char *key);
+double conf_get_double(const struct conf_section *s, const char *key);
+/* For check callbacks: formats "file:line: msg" for kv (or for the section header when kv is
+ * NULL) into e and returns -EINVAL. */
+int conf_error_at(struct conf_error *e, const struct conf_section *s, const struct conf_kv *kv,
+                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Keys of a registered section type ("daemon", "http", ...); NULL for an unknown type. */
+const struct drv_key *conf_section_keys(const char *type);
+const struct conf_section_type *conf_section_type_find(const char *type);
 extern const struct drv_key conf_device_keys[];
 
 #endif

@@ -19,7 +19,8 @@ enum drv_key_type {
     DRV_KEY_STRING,
     DRV_KEY_BOOL,     /* yes/no */
     DRV_KEY_DURATION, /* 500ms, 5s, 2m */
-    DRV_KEY_INT,
+    DRV_KEY_INT,      /* whole number 0..65535 (the default text, e.g. "auto", is also accepted) */
+    DRV_KEY_DOUBLE,   /* a decimal number */
 };
 
 /* One accepted config key: name, type, default (NULL = required) and one line of help. */

@@ -5,11 +5,13 @@
 #include "log.h"
 #include "util.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,11 +22,12 @@
 #define HTTP_CONN_LIMIT 128
 #define HTTP_CONN_TIMEOUT_S 30
 #define HTTP_MEMORY_LIMIT (64 * 1024)
+#define HTTP_BODY_MAX (256 * 1024)
 
 struct http_server {
     struct MHD_Daemon *mhd;
     char web_root[PATH_MAX];
-    const struct api_ctx *ctx;
+    struct api_ctx *ctx;
 };
 
 static const struct {
@@ -107,30 +110,112 @@ static const char *http_arg(void *req, const char *name)
     return MHD_lookup_connection_value(req, MHD_GET_ARGUMENT_KIND, name);
 }
 
+static const char *http_header(void *req, const char *name)
+{
+    return MHD_lookup_connection_value(req, MHD_HEADER_KIND, name);
+}
+
+/* Per-request state: the body as it arrives. */
+struct http_req {
+    char *body;
+    size_t len;
+    bool too_big;
+};
+
+static void http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                           enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    struct http_req *r = *con_cls;
+    if (r) {
+        free(r->body);
+        free(r);
+        *con_cls = NULL;
+    }
+}
+
+static void http_peer(struct MHD_Connection *c, char *buf, size_t len, bool *loopback)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    *loopback = false;
+    util_strlcpy(buf, "?", len);
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, buf, (socklen_t)len);
+        *loopback = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, buf, (socklen_t)len);
+        *loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+    }
+}
+
 static enum MHD_Result http_handler(void *cls, struct MHD_Connection *c, const char *url,
                                     const char *method, const char *version,
                                     const char *upload_data, size_t *upload_data_size,
                                     void **con_cls)
 {
     (void)version;
-    (void)upload_data;
     struct http_server *h = cls;
-    /* First call per request: headers only. Bodies are not accepted yet: refuse any. */
-    if (*con_cls == NULL) {
-        *con_cls = h;
+    struct http_req *rq = *con_cls;
+    /* First call per request: headers only. */
+    if (!rq) {
+        *con_cls = rq = xcalloc(1, sizeof(*rq));
         return MHD_YES;
     }
     if (*upload_data_size != 0) {
+        if (!rq->too_big && rq->len + *upload_data_size <= HTTP_BODY_MAX) {
+            rq->body = xrealloc(rq->body, rq->len + *upload_data_size + 1);
+            memcpy(rq->body + rq->len, upload_data, *upload_data_size);
+            rq->len += *upload_data_size;
+            rq->body[rq->len] = '\0';
+        } else {
+            rq->too_big = true; /* keep draining; answer 413 at the end */
+        }
         *upload_data_size = 0;
-        return MHD_YES; /* drain and answer below with 405/413 */
+        return MHD_YES;
     }
+    if (rq->too_big)
+        return http_text(c, 413, "request body too large\n");
     if (strncmp(url, "/api/", 5) == 0) {
+        char peer[64];
+        bool loopback;
+        http_peer(c, peer, sizeof(peer), &loopback);
+        struct api_request areq = {
+            .method = method,
+            .path = url,
+            .body = rq->body ? rq->body : "",
+            .body_len = rq->len,
+            .client = peer,
+            .from_loopback = loopback,
+            .arg = http_arg,
+            .header = http_header,
+            .req = c,
+        };
         struct api_reply rep;
-        api_handle(h->ctx, method, url, http_arg, c, &rep);
+        api_handle(h->ctx, &areq, &rep);
         if (!rep.body)
             return http_text(c, 500, "cannot encode reply\n");
         struct MHD_Response *resp =
             MHD_create_response_from_buffer(rep.len, rep.body, MHD_RESPMEM_MUST_FREE);
+        if (rep.extra_header) {
+            const char *colon = strchr(rep.extra_header, ':');
+            if (colon) {
+                char name[64];
+                size_t n = (size_t)(colon - rep.extra_header);
+                if (n < sizeof(name)) {
+                    memcpy(name, rep.extra_header, n);
+                    name[n] = '\0';
+                    MHD_add_response_header(resp, name, colon + 1 + (colon[1] == ' '));
+                }
+            }
+        }
         return http_send(c, rep.status, rep.type, resp);
     }
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
@@ -138,7 +223,7 @@ static enum MHD_Result http_handler(void *cls, struct MHD_Connection *c, const c
     return http_static(h, c, url);
 }
 
-struct http_server *http_start(const char *listen, const char *web_root, const struct api_ctx *ctx)
+struct http_server *http_start(const char *listen, const char *web_root, struct api_ctx *ctx)
 {
     char host[128];
     int port;
@@ -163,11 +248,12 @@ struct http_server *http_start(const char *listen, const char *web_root, const s
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    h->mhd = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, http_handler, h,
-                              MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
-                              (unsigned)HTTP_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-                              (unsigned)HTTP_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                              (size_t)HTTP_MEMORY_LIMIT, MHD_OPTION_END);
+    h->mhd =
+        MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, http_handler, h, MHD_OPTION_SOCK_ADDR,
+                         ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_LIMIT,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
+                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
+                         MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!h->mhd) {
         log_msg(LOG_ERR, "http: cannot listen on %s (in use, or no permission?)", listen);

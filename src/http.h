@@ -8,7 +8,7 @@ struct http_server;
 
 /* Starts listening on listen ("addr:port"); web_root holds the console files. NULL + log line on
  * failure. ctx must outlive the server. */
-struct http_server *http_start(const char *listen, const char *web_root, const struct api_ctx *ctx);
+struct http_server *http_start(const char *listen, const char *web_root, struct api_ctx *ctx);
 void http_stop(struct http_server *h);
 
 #endif

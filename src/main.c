@@ -5,6 +5,7 @@
 #include "http.h"
 #include "log.h"
 #include "runner.h"
+#include "service.h"
 #include "store.h"
 #include "util.h"
 
@@ -17,6 +18,18 @@
 
 #define MAIN_MAX_POINTS 8192
 #define MAIN_MAX_DEVICES 128
+
+#define SERVICE(n) extern const struct service service_##n;
+#include "services.def"
+#undef SERVICE
+
+/* The core services in start order, NULL-terminated (the list may be empty). */
+static const struct service *const main_services[] = {
+#define SERVICE(n) &service_##n,
+#include "services.def"
+#undef SERVICE
+    NULL,
+};
 
 static volatile sig_atomic_t main_stop;
 static volatile sig_atomic_t main_reload;
@@ -79,7 +92,37 @@ struct main_state {
     struct runner **runners; /* one per conf->devices[i] */
     struct http_server *http;
     struct api_ctx api;
+    struct core core;
+    void *service_inst[UTIL_ARRAY_SIZE(main_services)];
 };
+
+static int main_start_services(struct main_state *m)
+{
+    m->core = (struct core){.store = m->store, .conf = m->conf, .api = &m->api};
+    for (size_t i = 0; main_services[i]; i++) {
+        int r = main_services[i]->start(&m->core, &m->service_inst[i]);
+        if (r < 0) {
+            log_msg(LOG_ERR, "%s: cannot start: %s", main_services[i]->name, strerror(-r));
+            while (i-- > 0) {
+                main_services[i]->stop(m->service_inst[i]);
+                m->service_inst[i] = NULL;
+            }
+            return r;
+        }
+    }
+    return 0;
+}
+
+static void main_stop_services(struct main_state *m)
+{
+    size_t n = 0;
+    while (main_services[n])
+        n++;
+    for (size_t i = n; i-- > 0;) {
+        main_services[i]->stop(m->service_inst[i]);
+        m->service_inst[i] = NULL;
+    }
+}
 
 static void main_start_devices(struct main_state *m, struct runner **keep)
 {
@@ -113,6 +156,7 @@ static void main_reload_conf(struct main_state *m)
     }
     bool http_changed = strcmp(nc->http_listen, m->conf->http_listen) != 0 ||
                         strcmp(nc->web_root, m->conf->web_root) != 0;
+    main_stop_services(m);
     free(m->runners);
     conf_free(m->conf);
     m->conf = nc;
@@ -120,6 +164,8 @@ static void main_reload_conf(struct main_state *m)
     log_set_level(nc->log_level);
     main_start_devices(m, keep);
     free(keep);
+    if (main_start_services(m) < 0)
+        log_msg(LOG_ERR, "reload: some services did not start; see above");
     if (http_changed) {
         http_stop(m->http);
         m->http = http_start(nc->http_listen, nc->web_root, &m->api);
@@ -136,9 +182,9 @@ static int main_run(struct conf *conf, bool foreground)
         return 1;
     }
     struct main_state m = {.conf = conf};
+    int exit_code = 0;
     m.store = store_new(MAIN_MAX_POINTS, MAIN_MAX_DEVICES);
-    m.api = (struct api_ctx){
-        .store = m.store, .site_name = conf->site_name, .start_mono_ms = util_mono_ms()};
+    api_init(&m.api, m.store, conf->site_name);
 
     struct sigaction sa = {.sa_handler = main_on_signal};
     sigemptyset(&sa.sa_mask);
@@ -153,6 +199,10 @@ static int main_run(struct conf *conf, bool foreground)
         return 1;
     }
     main_start_devices(&m, NULL);
+    if (main_start_services(&m) < 0) {
+        main_stop = 1;
+        exit_code = 1;
+    }
     log_msg(LOG_NOTICE, "sitewatchd started: site '%s', %zu devices", conf->site_name,
             conf->ndevices);
     while (!main_stop) {
@@ -164,12 +214,14 @@ static int main_run(struct conf *conf, bool foreground)
     }
     log_msg(LOG_NOTICE, "sitewatchd stopping");
     http_stop(m.http);
+    main_stop_services(&m);
     for (size_t i = 0; i < m.conf->ndevices; i++)
         runner_stop(m.runners[i]);
     free(m.runners);
+    api_destroy(&m.api);
     store_free(m.store);
     conf_free(m.conf);
-    return 0;
+    return exit_code;
 }
 
 int main(int argc, char **argv)

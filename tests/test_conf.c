@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <syslog.h>
+#include <unistd.h>
 
 static int parse(const char *text, struct conf **c, char *err, size_t errlen)
 {
@@ -76,13 +77,17 @@ static const struct {
     {"[device bmv]\ndriver = vedirect\nport = /x\nport = /y\n",
      "t.conf:4: port is already set at line 3"                                                                                                       },
     {"[device a]\ndriver = vedirect\nport = /x\n[device a]\ndriver = vedirect\nport = /y\n",
-     "t.conf:4: device 'a' is already defined at line 1"                                                                                             },
+     "t.conf:4: device 'a' is already defined at t.conf:1"                                                                                           },
     {"[device a b]\ndriver = vedirect\n",                                                       "t.conf:1: [device NAME] needs a name"               },
     {"[daemon]\nthis line has no equals sign\n",                                                "t.conf:2: syntax error"                             },
     {"site_name = x\n",                                                                         "t.conf:1: 'site_name' outside any section"          },
     {"[daemon]\n[http\n",                                                                       "t.conf:2: section header without ']'"               },
     {"[http]\nlisten = 127.0.0.1:80\n[daemon]\nsite_name = a\n[http]\nlisten = 127.0.0.1:81\n",
-     "t.conf:6: listen is already set at line 2"                                                                                                     },
+     "t.conf:5: [http] is already defined at t.conf:1"                                                                                               },
+    {"[http]\nlisten = 127.0.0.1:80\nlisten = 127.0.0.1:81\n",
+     "t.conf:3: listen is already set at line 2"                                                                                                     },
+    {"[daemon]\nsite_name =\n",                                                                 "t.conf:2: site_name needs a value"                  },
+    {"[daemon x]\n",                                                                            "t.conf:1: section [daemon] takes no name"           },
 };
 
 static void test_errors(void)
@@ -151,11 +156,49 @@ static void test_shipped_config(void)
     free(text);
 }
 
+/* alarms.d/NAME.conf beside the main file is read too, and its errors name that file. */
+static void test_alarms_d(void)
+{
+    char dir[] = "/tmp/sitewatch-conf-XXXXXX";
+    TEST_CHECK(mkdtemp(dir) != NULL);
+    char main_path[128], sub[128], extra[160];
+    snprintf(main_path, sizeof(main_path), "%s/sitewatch.conf", dir);
+    snprintf(sub, sizeof(sub), "%s/alarms.d", dir);
+    snprintf(extra, sizeof(extra), "%s/10-extra.conf", sub);
+    TEST_EQ_LONG(util_write_atomic(main_path, "[daemon]\nsite_name = x\n", 23), 0);
+    TEST_EQ_LONG(util_mkdirs(sub, 0755), 0);
+    const char *bad = "; extra\n[http]\nlisten = nowhere\n";
+    TEST_EQ_LONG(util_write_atomic(extra, bad, strlen(bad)), 0);
+    struct conf *c = NULL;
+    char err[512] = "", want[256];
+    TEST_EQ_LONG(conf_load(main_path, &c, err, sizeof(err)), -EINVAL);
+    snprintf(want, sizeof(want), "%s:3: listen = nowhere", extra);
+    TEST_CHECK(strncmp(err, want, strlen(want)) == 0);
+    if (strncmp(err, want, strlen(want)) != 0)
+        printf("    got \"%s\"\n", err);
+    const char *good = "[http]\nlisten = 127.0.0.1:9999\n";
+    TEST_EQ_LONG(util_write_atomic(extra, good, strlen(good)), 0);
+    TEST_EQ_LONG(conf_load(main_path, &c, err, sizeof(err)), 0);
+    if (c) {
+        TEST_STREQ(c->http_listen, "127.0.0.1:9999");
+        TEST_STREQ(c->site_name, "x");
+        const struct conf_section *h = conf_section_nth(c, "http", 0);
+        TEST_CHECK(h && strcmp(h->file, extra) == 0 && h->line == 1);
+        TEST_STREQ(h ? conf_get(h, "web_root") : NULL, "/usr/share/sitewatch/web");
+    }
+    conf_free(c);
+    unlink(extra);
+    rmdir(sub);
+    unlink(main_path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     TEST_RUN(test_valid);
     TEST_RUN(test_errors);
     TEST_RUN(test_long_line_and_missing_file);
     TEST_RUN(test_shipped_config);
+    TEST_RUN(test_alarms_d);
     return test_summary();
 }
