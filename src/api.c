@@ -152,7 +152,9 @@ static void api_health(struct api_ctx *ctx, struct api_reply *out)
     }
     json_t *o = json_object();
     json_object_set_new(o, "status", json_string(down == 0 ? "ok" : "degraded"));
+    pthread_rwlock_rdlock(&ctx->lock);
     json_object_set_new(o, "site", json_string(ctx->site_name));
+    pthread_rwlock_unlock(&ctx->lock);
     json_object_set_new(o, "version", json_string(API_VERSION));
     json_object_set_new(o, "uptime_s", json_integer((util_mono_ms() - ctx->start_mono_ms) / 1000));
     json_object_set_new(o, "devices_ok", json_integer((json_int_t)ok));
@@ -165,9 +167,16 @@ void api_init(struct api_ctx *ctx, struct store *store, const char *site_name)
 {
     memset(ctx, 0, sizeof(*ctx));
     ctx->store = store;
-    ctx->site_name = site_name;
+    util_strlcpy(ctx->site_name, site_name, sizeof(ctx->site_name));
     ctx->start_mono_ms = util_mono_ms();
     pthread_rwlock_init(&ctx->lock, NULL);
+}
+
+void api_set_site_name(struct api_ctx *ctx, const char *site_name)
+{
+    pthread_rwlock_wrlock(&ctx->lock);
+    util_strlcpy(ctx->site_name, site_name, sizeof(ctx->site_name));
+    pthread_rwlock_unlock(&ctx->lock);
 }
 
 void api_destroy(struct api_ctx *ctx)

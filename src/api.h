@@ -47,7 +47,7 @@ struct api_route {
 
 struct api_ctx {
     struct store *store;
-    const char *site_name;
+    char site_name[128]; /* guarded by lock */
     int64_t start_mono_ms;
     pthread_rwlock_t lock; /* guards routes */
     struct api_route routes[API_MAX_ROUTES];
@@ -57,6 +57,8 @@ struct api_ctx {
 /* Initialises ctx (store, site name) with no extra routes. */
 void api_init(struct api_ctx *ctx, struct store *store, const char *site_name);
 void api_destroy(struct api_ctx *ctx);
+/* Changes the site name (a reload). */
+void api_set_site_name(struct api_ctx *ctx, const char *site_name);
 /* Registers a route; method and path must be static strings. 0 or -ENOSPC. */
 int api_route_add(struct api_ctx *ctx, const char *method, const char *path, api_handler fn,
                   void *fctx);

@@ -11,6 +11,8 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@
 
 #define MAIN_MAX_POINTS 8192
 #define MAIN_MAX_DEVICES 128
+#define MAIN_COMMAND_TIMEOUT_MS 5000
 
 #define SERVICE(n) extern const struct service service_##n;
 #include "services.def"
@@ -93,12 +96,77 @@ struct main_state {
     struct http_server *http;
     struct api_ctx api;
     struct core core;
+    pthread_mutex_t runners_lock; /* conf->devices and runners, swapped by a reload */
     void *service_inst[UTIL_ARRAY_SIZE(main_services)];
 };
 
+static int main_device_command(struct core *core, const char *device, const char *name,
+                               const char *arg)
+{
+    struct main_state *m = core->priv;
+    int rc = -ENOENT;
+    pthread_mutex_lock(&m->runners_lock);
+    for (size_t i = 0; i < m->conf->ndevices; i++)
+        if (m->runners[i] && strcmp(m->conf->devices[i].name, device) == 0)
+            rc = runner_command(m->runners[i], name, arg, MAIN_COMMAND_TIMEOUT_MS);
+    pthread_mutex_unlock(&m->runners_lock);
+    return rc;
+}
+
+/* POST /api/v1/devices/<name>/command with {"command": "...", "value": "..."}. Until logins exist
+ * (the console issue) only clients on this machine may send commands. */
+static void main_command_route(void *ctx, const struct api_request *r, struct api_reply *out)
+{
+    struct core *core = ctx;
+    static const char prefix[] = "/api/v1/devices/";
+    const char *name = r->path + sizeof(prefix) - 1;
+    const char *slash = strchr(name, '/');
+    char device[STORE_NAME_MAX];
+    if (!slash || strcmp(slash, "/command") != 0 || (size_t)(slash - name) >= sizeof(device)) {
+        api_reply_error(out, 404, "expected /api/v1/devices/<name>/command");
+        return;
+    }
+    memcpy(device, name, (size_t)(slash - name));
+    device[slash - name] = '\0';
+    if (!r->from_loopback) {
+        api_reply_error(out, 403, "device commands are accepted from this machine only");
+        return;
+    }
+    json_error_t je;
+    json_t *doc = json_loadb(r->body, r->body_len, 0, &je);
+    const char *cmd = json_string_value(json_object_get(doc, "command"));
+    json_t *jv = json_object_get(doc, "value");
+    char value[64] = "";
+    if (json_is_string(jv))
+        util_strlcpy(value, json_string_value(jv), sizeof(value));
+    else if (json_is_number(jv))
+        snprintf(value, sizeof(value), "%g", json_number_value(jv));
+    if (!cmd) {
+        json_decref(doc);
+        api_reply_error(out, 400, "body must be {\"command\": \"...\", \"value\": ...}");
+        return;
+    }
+    int rc = core->device_command(core, device, cmd, value);
+    json_decref(doc);
+    if (rc == 0)
+        api_reply_json(out, 200, json_pack("{s:b}", "ok", 1));
+    else if (rc == -ENOENT)
+        api_reply_error(out, 404, "no such device");
+    else if (rc == -EOPNOTSUPP || rc == -EPERM || rc == -EACCES)
+        api_reply_error(out, 403, strerror(-rc));
+    else if (rc == -EINVAL || rc == -ERANGE)
+        api_reply_error(out, 400, strerror(-rc));
+    else
+        api_reply_error(out, 503, strerror(-rc));
+}
+
 static int main_start_services(struct main_state *m)
 {
-    m->core = (struct core){.store = m->store, .conf = m->conf, .api = &m->api};
+    m->core = (struct core){.store = m->store,
+                            .conf = m->conf,
+                            .api = &m->api,
+                            .device_command = main_device_command,
+                            .priv = m};
     for (size_t i = 0; main_services[i]; i++) {
         int r = main_services[i]->start(&m->core, &m->service_inst[i]);
         if (r < 0) {
@@ -141,6 +209,8 @@ static void main_reload_conf(struct main_state *m)
         log_msg(LOG_ERR, "reload refused, keeping the running configuration: %s", err);
         return;
     }
+    main_stop_services(m);
+    pthread_mutex_lock(&m->runners_lock);
     struct runner **keep = xcalloc(nc->ndevices ? nc->ndevices : 1, sizeof(*keep));
     for (size_t i = 0; i < m->conf->ndevices; i++) {
         struct runner *r = m->runners[i];
@@ -156,14 +226,14 @@ static void main_reload_conf(struct main_state *m)
     }
     bool http_changed = strcmp(nc->http_listen, m->conf->http_listen) != 0 ||
                         strcmp(nc->web_root, m->conf->web_root) != 0;
-    main_stop_services(m);
     free(m->runners);
     conf_free(m->conf);
     m->conf = nc;
-    m->api.site_name = nc->site_name;
+    api_set_site_name(&m->api, nc->site_name);
     log_set_level(nc->log_level);
     main_start_devices(m, keep);
     free(keep);
+    pthread_mutex_unlock(&m->runners_lock);
     if (main_start_services(m) < 0)
         log_msg(LOG_ERR, "reload: some services did not start; see above");
     if (http_changed) {
@@ -182,6 +252,7 @@ static int main_run(struct conf *conf, bool foreground)
         return 1;
     }
     struct main_state m = {.conf = conf};
+    pthread_mutex_init(&m.runners_lock, NULL);
     int exit_code = 0;
     m.store = store_new(MAIN_MAX_POINTS, MAIN_MAX_DEVICES);
     api_init(&m.api, m.store, conf->site_name);
@@ -199,6 +270,8 @@ static int main_run(struct conf *conf, bool foreground)
         return 1;
     }
     main_start_devices(&m, NULL);
+    m.core.priv = &m;
+    api_route_add(&m.api, "POST", "/api/v1/devices/", main_command_route, &m.core);
     if (main_start_services(&m) < 0) {
         main_stop = 1;
         exit_code = 1;

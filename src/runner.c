@@ -32,6 +32,13 @@ struct drv_instance {
     struct log_throttle throttle;
     pthread_mutex_t wait_lock;
     pthread_cond_t wait_cond;
+    /* One pending command, run on the driver thread between polls (the driver's priv is only
+     * ever touched by its own thread). Guarded by wait_lock; done_cond wakes the caller. */
+    pthread_cond_t done_cond;
+    bool cmd_pending, cmd_done;
+    char cmd_name[32];
+    char cmd_arg[128];
+    int cmd_result;
 };
 
 struct runner {
@@ -203,6 +210,24 @@ static void runner_failed(struct drv_instance *di, int err, int64_t retry_ms)
     di->link_ok = false;
 }
 
+/* Runs a pending command (when the device is open) or refuses it (when it is not). */
+static void runner_run_command(struct drv_instance *di, bool open)
+{
+    pthread_mutex_lock(&di->wait_lock);
+    if (di->cmd_pending && !di->cmd_done) {
+        char name[sizeof(di->cmd_name)], arg[sizeof(di->cmd_arg)];
+        memcpy(name, di->cmd_name, sizeof(name));
+        memcpy(arg, di->cmd_arg, sizeof(arg));
+        pthread_mutex_unlock(&di->wait_lock);
+        int r = open ? di->drv->command(di, name, arg) : -ENOTCONN;
+        pthread_mutex_lock(&di->wait_lock);
+        di->cmd_result = r;
+        di->cmd_done = true;
+        pthread_cond_broadcast(&di->done_cond);
+    }
+    pthread_mutex_unlock(&di->wait_lock);
+}
+
 static void *runner_main(void *arg)
 {
     struct drv_instance *di = arg;
@@ -220,6 +245,7 @@ static void *runner_main(void *arg)
                 r = di->drv->poll(di);
                 if (r < 0)
                     break;
+                runner_run_command(di, true);
                 if (di->link_ok)
                     backoff = RUNNER_BACKOFF_MIN_MS;
             }
@@ -231,7 +257,9 @@ static void *runner_main(void *arg)
         if (backoff > cap)
             backoff = cap;
         runner_failed(di, r < 0 ? r : -EIO, backoff);
+        runner_run_command(di, false);
         runner_wait(di, backoff);
+        runner_run_command(di, false);
         backoff = backoff * 2 > RUNNER_BACKOFF_MAX_MS ? RUNNER_BACKOFF_MAX_MS : backoff * 2;
     }
     return NULL;
@@ -280,6 +308,7 @@ struct runner *runner_start(struct store *st, const struct conf_device *cd)
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&di->wait_cond, &ca);
+    pthread_cond_init(&di->done_cond, &ca);
     pthread_condattr_destroy(&ca);
     store_device_set_conn(st, dev, DEV_CONN_INIT, "starting");
 
@@ -312,10 +341,51 @@ void runner_stop(struct runner *r)
     store_device_stale(di->store, di->dev);
     store_device_set_conn(di->store, di->dev, DEV_CONN_STOPPED, "stopped");
     pthread_cond_destroy(&di->wait_cond);
+    pthread_cond_destroy(&di->done_cond);
     pthread_mutex_destroy(&di->wait_lock);
     runner_free_conf(&di->conf);
     free(di->priv);
     free(r);
+}
+
+int runner_command(struct runner *r, const char *name, const char *arg, int timeout_ms)
+{
+    struct drv_instance *di = &r->di;
+    if (!di->drv->command)
+        return -EOPNOTSUPP;
+    if (strlen(name) >= sizeof(di->cmd_name) || strlen(arg) >= sizeof(di->cmd_arg))
+        return -E2BIG;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&di->wait_lock);
+    /* one command at a time per device */
+    while (di->cmd_pending && !atomic_load(&di->stop))
+        if (pthread_cond_timedwait(&di->done_cond, &di->wait_lock, &ts) == ETIMEDOUT) {
+            pthread_mutex_unlock(&di->wait_lock);
+            return -EBUSY;
+        }
+    util_strlcpy(di->cmd_name, name, sizeof(di->cmd_name));
+    util_strlcpy(di->cmd_arg, arg, sizeof(di->cmd_arg));
+    di->cmd_pending = true;
+    di->cmd_done = false;
+    int rc = -ETIMEDOUT;
+    while (!di->cmd_done && !atomic_load(&di->stop))
+        if (pthread_cond_timedwait(&di->done_cond, &di->wait_lock, &ts) == ETIMEDOUT)
+            break;
+    if (di->cmd_done)
+        rc = di->cmd_result;
+    /* a command that timed out is withdrawn: it must not run later by surprise */
+    di->cmd_pending = false;
+    di->cmd_done = false;
+    pthread_cond_broadcast(&di->done_cond);
+    pthread_mutex_unlock(&di->wait_lock);
+    return rc;
 }
 
 const struct conf_device *runner_conf(const struct runner *r)

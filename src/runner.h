@@ -12,6 +12,10 @@ struct runner;
 struct runner *runner_start(struct store *st, const struct conf_device *cd);
 /* Asks the driver to stop, joins the thread, marks the points stale and frees the runner. */
 void runner_stop(struct runner *r);
+/* Runs a driver command (e.g. "mode", "on") on the device's own thread between two polls and
+ * waits up to timeout_ms for its result: the driver's 0/-errno, -EOPNOTSUPP when the driver has
+ * no commands, -ENOTCONN when the device is not connected, -ETIMEDOUT, -EBUSY. */
+int runner_command(struct runner *r, const char *name, const char *arg, int timeout_ms);
 /* The configuration the runner was started with (its own copy). */
 const struct conf_device *runner_conf(const struct runner *r);
 

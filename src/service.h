@@ -13,6 +13,10 @@ struct core {
     struct store *store;
     const struct conf *conf;
     struct api_ctx *api;
+    /* Runs a driver command on a configured device (see runner_command): 0 or -errno;
+     * -ENOENT when there is no such device. */
+    int (*device_command)(struct core *core, const char *device, const char *name, const char *arg);
+    void *priv; /* for device_command */
 };
 
 struct service {

@@ -121,8 +121,11 @@ def test_two_mppts_side_by_side_and_hex():
         check(abs(vb - v1) < 1.0, "bmv %.2f V vs mppt1 %.2f V disagree" % (vb, v1))
         wait_for("bmv/Capacity via HEX", lambda: ok_value(s, "bmv/Capacity"), 10)
         check(ok_value(s, "bmv/Capacity") > 0, "capacity")
+        # days 2.. and the system yield exist only in HEX registers (the text has today and
+        # yesterday)
         wait_for("mppt1 daily history via HEX",
-                 lambda: ok_value(s, "mppt1/History/Daily/1/Yield") is not None, 15)
+                 lambda: ok_value(s, "mppt1/History/Daily/3/Yield") is not None, 15)
+        wait_for("mppt1 system yield via HEX", lambda: ok_value(s, "mppt1/Yield/System"), 15)
         check(s.device("mppt1")["counters"]["hex_frames"] > 0, "no HEX frames counted")
         # CLI: status lists every device; get prints one value
         out = subprocess.run([os.path.join(BUILD, "sitewatch"), "-u",
@@ -256,5 +259,27 @@ def test_junk_http():
         check(h["status"] == "ok" and h["site"].startswith("it-"), "health after junk %r" % h)
         status, body = s.http("/")
         check(status == 200 and "<title>sitewatch</title>" in body, "console page")
+    finally:
+        s.close()
+
+
+def test_device_command_route():
+    """POST /api/v1/devices/<name>/command reaches the driver's thread; a driver without commands,
+    an unknown device and a bad body get clear errors."""
+    s = Site("command")
+    try:
+        s.emulator("vedirect", "--pty", s.pty("bmv"), "--kind", "bmv712")
+        s.write_conf([("bmv", {"driver": "vedirect", "port": s.pty("bmv")})])
+        s.start_daemon()
+        wait_for("bmv ok", lambda: s.device("bmv")["state"] == "ok", 8)
+        body = b'{"command": "mode", "value": "on"}'
+        status, text = s.http("/api/v1/devices/bmv/command", "POST", body)
+        check(status == 403 and "not supported" in text, "driver without commands: %d %s" % (status, text))
+        status, _ = s.http("/api/v1/devices/nope/command", "POST", body)
+        check(status == 404, "unknown device: %d" % status)
+        status, _ = s.http("/api/v1/devices/bmv/command", "POST", b"{not json")
+        check(status == 400, "bad body: %d" % status)
+        status, _ = s.http("/api/v1/devices/bmv/command", "GET")
+        check(status == 405, "GET on a POST route: %d" % status)
     finally:
         s.close()
