@@ -24,11 +24,12 @@
 #define VED_HISTF_MAX 16
 
 static const struct drv_key ved_keys[] = {
-    {"port",                                         DRV_KEY_STRING, NULL, "serial device, /dev/serial/by-id/... link, or tcp://host:port"},
-    {"hex",                                          DRV_KEY_BOOL, "yes", "poll HEX registers for settings and history"},
-    {"hex_interval",                                              DRV_KEY_DURATION, "30s", "how often the HEX registers are read again"},
-    {"timeout",DRV_KEY_DURATION, "2500ms", "no valid block for this long: points stale, reopen"},
-    {0},
+    {"port",          DRV_KEY_STRING,   NULL,     "serial device, by-id link, or tcp://host:port"   },
+    {"hex",           DRV_KEY_BOOL,     "yes",    "poll HEX registers for settings and history"     },
+    {"hex_interval",  DRV_KEY_DURATION, "30s",    "how often the HEX registers are read again"      },
+    {"timeout",       DRV_KEY_DURATION, "2500ms", "no valid block for this long: stale, reopen"     },
+    {"allow_control", DRV_KEY_BOOL,     "no",     "accept commands that change the device (HEX Set)"},
+    {NULL,            0,                NULL,     NULL                                              },
 };
 
 struct ved_priv {
@@ -54,6 +55,11 @@ struct ved_priv {
     int64_t hex_sent_ms;
     int hex_misses;
     uint32_t hex_unsupported; /* bit per table row the device refused */
+    bool pinged;              /* a ping answered: HEX works on this port */
+    /* a Set sent by a command, waiting for its echo */
+    bool set_pending;
+    uint16_t set_reg;
+    int set_result;
 };
 
 _Static_assert(VED_HEXREG_MAX >= 13, "ved_hex_regs fits hex_id");
@@ -230,12 +236,32 @@ static void ved_on_hex(struct drv_instance *di, struct ved_priv *p, const struct
     uint8_t flags;
     const uint8_t *val;
     size_t vlen;
-    if (fr->cmd == VED_RSP_PING || fr->cmd == VED_RSP_DONE) {
+    if (fr->cmd == VED_RSP_PING && fr->len == 2) {
+        /* Ping answer: the application version, 0x1nnn = v n.nn (go-victron ping). */
+        char fw[16];
+        unsigned v = ved_le_u32(fr->data, 2) & 0x0FFF;
+        snprintf(fw, sizeof(fw), "%x.%02x", v >> 8, v & 0xFF);
+        if (!p->pinged)
+            drv_log(di, LOG_DEBUG, "HEX ping answered, application version %s", fw);
+        p->pinged = true;
+        p->hex_misses = 0;
+        if (p->hex_pending && p->hex_pending_reg == 0)
+            p->hex_pending = false;
+        return;
+    }
+    if (fr->cmd == VED_RSP_DONE) {
         p->hex_misses = 0;
         return;
     }
     if (ved_hex_reg(fr, &reg, &flags, &val, &vlen) != 0)
         return;
+    if (fr->cmd == VED_CMD_SET && p->set_pending && reg == p->set_reg) {
+        p->set_pending = false;
+        p->set_result = flags == VED_FLAG_OK            ? 0
+                        : flags == VED_FLAG_PARAM_ERROR ? -ERANGE
+                                                        : -EOPNOTSUPP;
+        return;
+    }
     if (p->hex_pending && reg == p->hex_pending_reg && fr->cmd != VED_CMD_ASYNC) {
         p->hex_pending = false;
         p->hex_misses = 0;
@@ -300,13 +326,26 @@ static int ved_hex_poll(struct drv_instance *di, struct ved_priv *p, int64_t now
     }
     if (now < p->hex_next_ms)
         return 0;
+    char frame[32];
+    if (!p->pinged) {
+        /* A ping first: it tells whether HEX works on this port at all. */
+        size_t n = ved_hex_encode(VED_CMD_PING, NULL, 0, frame, sizeof(frame));
+        int r = port_write(p->port, frame, n, 500);
+        if (r < 0) {
+            drv_status(di, "cannot write to %s: %s", port_where(p->port), strerror(-r));
+            return r;
+        }
+        p->hex_pending = true;
+        p->hex_pending_reg = 0;
+        p->hex_sent_ms = now;
+        return 0;
+    }
     uint16_t reg = ved_hex_next_reg(p);
     if (reg == 0) {
         p->hex_step = 0;
         p->hex_next_ms = now + p->hex_interval_ms;
         return 0;
     }
-    char frame[32];
     size_t n = ved_hex_get(reg, frame, sizeof(frame));
     int r = port_write(p->port, frame, n, 500);
     if (r < 0) {
@@ -319,10 +358,10 @@ static int ved_hex_poll(struct drv_instance *di, struct ved_priv *p, int64_t now
     return 0;
 }
 
-static int ved_poll(struct drv_instance *di)
+/* Reads what the port has (waiting up to wait_ms) and dispatches every event. 0 or -errno. */
+static int ved_pump(struct drv_instance *di, struct ved_priv *p, int wait_ms)
 {
-    struct ved_priv *p = drv_priv(di);
-    ssize_t n = port_read(p->port, p->rx, sizeof(p->rx), VED_READ_SLICE_MS);
+    ssize_t n = port_read(p->port, p->rx, sizeof(p->rx), wait_ms);
     if (n < 0) {
         drv_status(di, "%s: %s", port_where(p->port),
                    n == -ENODEV ? "device disconnected" : strerror((int)-n));
@@ -353,6 +392,15 @@ static int ved_poll(struct drv_instance *di)
             break;
         }
     }
+    return 0;
+}
+
+static int ved_poll(struct drv_instance *di)
+{
+    struct ved_priv *p = drv_priv(di);
+    int r = ved_pump(di, p, VED_READ_SLICE_MS);
+    if (r < 0)
+        return r;
     int64_t now = util_mono_ms();
     if (now - p->last_good_ms > p->timeout_ms) {
         drv_count(di, DEV_CNT_TIMEOUTS, 1);
@@ -361,6 +409,63 @@ static int ved_poll(struct drv_instance *di)
         return -ETIMEDOUT;
     }
     return ved_hex_poll(di, p, now);
+}
+
+/* Commands that write a register with HEX Set, as data: command, classes, register, width, and
+ * the accepted values (go-victron veregister: 0x0200 device mode 1 on / 4 off; 0xEDAB load output
+ * control 0 off, 1 auto, 4 on). */
+static const struct {
+    const char *command;
+    unsigned classes;
+    uint16_t reg;
+    uint8_t width;
+    struct {
+        const char *text;
+        uint32_t raw;
+    } values[4];
+} ved_commands[] = {
+    {"mode",
+     VED_CLS_SOLAR | VED_CLS_CHARGER | VED_CLS_INVERTER | VED_CLS_DCDC,
+     0x0200,                                                                    1,
+     {{"on", 1}, {"off", 4}}                                                                                           },
+    {"load_output", VED_CLS_SOLAR,                                      0xEDAB, 1, {{"off", 0}, {"auto", 1}, {"on", 4}}},
+};
+
+/* Runs on the driver thread (the runner calls it between polls): sends a Set and waits for the
+ * device's echo, text keeps being processed meanwhile. */
+static int ved_command(struct drv_instance *di, const char *name, const char *arg)
+{
+    struct ved_priv *p = drv_priv(di);
+    if (!drv_conf_bool(di, "allow_control"))
+        return -EPERM;
+    for (size_t i = 0; i < UTIL_ARRAY_SIZE(ved_commands); i++) {
+        if (strcmp(ved_commands[i].command, name) != 0)
+            continue;
+        if (!(ved_commands[i].classes & p->cls))
+            return -EOPNOTSUPP;
+        for (size_t v = 0; v < UTIL_ARRAY_SIZE(ved_commands[i].values); v++) {
+            if (!ved_commands[i].values[v].text || strcmp(ved_commands[i].values[v].text, arg) != 0)
+                continue;
+            char frame[32];
+            size_t n = ved_hex_set(ved_commands[i].reg, ved_commands[i].values[v].raw,
+                                   ved_commands[i].width, frame, sizeof(frame));
+            p->set_pending = true;
+            p->set_reg = ved_commands[i].reg;
+            p->set_result = -ETIMEDOUT;
+            int r = port_write(p->port, frame, n, 500);
+            int64_t deadline = util_mono_ms() + VED_HEX_REPLY_MS;
+            while (r == 0 && p->set_pending && util_mono_ms() < deadline)
+                r = ved_pump(di, p, 50);
+            p->set_pending = false;
+            if (r < 0)
+                return r;
+            drv_log(di, LOG_NOTICE, "command %s %s: %s", name, arg,
+                    p->set_result == 0 ? "done" : strerror(-p->set_result));
+            return p->set_result;
+        }
+        return -EINVAL;
+    }
+    return -EOPNOTSUPP;
 }
 
 static void ved_list_points(void (*emit)(const struct drv_point_doc *doc, void *ctx), void *ctx)
@@ -411,5 +516,6 @@ const struct driver driver_vedirect = {
     .open = ved_open,
     .poll = ved_poll,
     .close = ved_close,
+    .command = ved_command,
     .list_points = ved_list_points,
 };

@@ -17,22 +17,22 @@
 #include <string.h>
 
 static const struct drv_key conf_daemon_keys[] = {
-    {"state_dir",           DRV_KEY_STRING, "/var/lib/sitewatch", "where state files live"},
-    {"log_level", DRV_KEY_STRING, "info", "error, warning, notice, info or debug"},
-    {"site_name",                     DRV_KEY_STRING, "sitewatch", "shown in the console, the API and mails"},
-    {0      },
+    {"state_dir", DRV_KEY_STRING, "/var/lib/sitewatch", "where state files live"                 },
+    {"log_level", DRV_KEY_STRING, "info",               "error, warning, notice, info or debug"  },
+    {"site_name", DRV_KEY_STRING, "sitewatch",          "shown in the console, the API and mails"},
+    {NULL,        0,              NULL,                 NULL                                     },
 };
 
 static const struct drv_key conf_http_keys[] = {
-    {"listen",          DRV_KEY_STRING, "127.0.0.1:8080", "address:port of the console and JSON API"},
-    {"web_root", DRV_KEY_STRING, "/usr/share/sitewatch/web", "directory of the console files"},
-    {0                },
+    {"listen",   DRV_KEY_STRING, "127.0.0.1:8080",           "address:port of the console and JSON API"},
+    {"web_root", DRV_KEY_STRING, "/usr/share/sitewatch/web", "directory of the console files"          },
+    {NULL,       0,              NULL,                       NULL                                      },
 };
 
 const struct drv_key conf_device_keys[] = {
-    {"driver", DRV_KEY_STRING, NULL, "which driver reads this device (sitewatchd --list-drivers)"},
-    {"instance",    DRV_KEY_INT, "auto", "device instance; auto numbers each service class from 0"},
-    {0       },
+    {"driver",   DRV_KEY_STRING, NULL,   "which driver reads this device"                 },
+    {"instance", DRV_KEY_INT,    "auto", "device instance; auto numbers each class from 0"},
+    {NULL,       0,              NULL,   NULL                                             },
 };
 
 static int conf_check_daemon(const struct conf_section *s, struct conf_error *e)

@@ -184,13 +184,7 @@ void drv_set_backoff_max(struct drv_instance *di, int64_t ms)
 static void runner_wait(struct drv_instance *di, int64_t ms)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
+    util_mono_deadline(&ts, ms);
     pthread_mutex_lock(&di->wait_lock);
     while (!atomic_load(&di->stop))
         if (pthread_cond_timedwait(&di->wait_cond, &di->wait_lock, &ts) == ETIMEDOUT)
@@ -356,13 +350,7 @@ int runner_command(struct runner *r, const char *name, const char *arg, int time
     if (strlen(name) >= sizeof(di->cmd_name) || strlen(arg) >= sizeof(di->cmd_arg))
         return -E2BIG;
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
+    util_mono_deadline(&ts, timeout_ms);
     pthread_mutex_lock(&di->wait_lock);
     /* one command at a time per device */
     while (di->cmd_pending && !atomic_load(&di->stop))

@@ -22,17 +22,6 @@ struct ticker {
     void *arg;
 };
 
-static void ticker_deadline(struct timespec *ts, int64_t ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000;
-    if (ts->tv_nsec >= 1000000000) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000;
-    }
-}
-
 static void *ticker_main(void *arg)
 {
     struct ticker *t = arg;
@@ -42,7 +31,7 @@ static void *ticker_main(void *arg)
         int64_t wait = next - util_mono_ms();
         if (wait > 0) {
             struct timespec ts;
-            ticker_deadline(&ts, wait);
+            util_mono_deadline(&ts, wait);
             pthread_cond_timedwait(&t->cond, &t->lock, &ts);
             continue;
         }

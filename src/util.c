@@ -72,6 +72,17 @@ int64_t util_wall_ms(void)
     return util_clock_ms(CLOCK_REALTIME);
 }
 
+void util_mono_deadline(struct timespec *ts, int64_t ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000;
+    if (ts->tv_nsec >= 1000000000) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000;
+    }
+}
+
 void util_sleep_ms(int64_t ms)
 {
     if (ms <= 0)

@@ -17,6 +17,10 @@ char *xstrdup(const char *s);
 /* CLOCK_MONOTONIC and CLOCK_REALTIME in milliseconds. */
 int64_t util_mono_ms(void);
 int64_t util_wall_ms(void);
+/* The CLOCK_MONOTONIC instant ms from now, for pthread_cond_timedwait on a condition variable
+ * created with pthread_condattr_setclock(CLOCK_MONOTONIC). */
+struct timespec;
+void util_mono_deadline(struct timespec *ts, int64_t ms);
 /* Sleeps ms milliseconds (restarting after signals). */
 void util_sleep_ms(int64_t ms);
 

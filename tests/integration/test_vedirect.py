@@ -264,17 +264,33 @@ def test_junk_http():
 
 
 def test_device_command_route():
-    """POST /api/v1/devices/<name>/command reaches the driver's thread; a driver without commands,
-    an unknown device and a bad body get clear errors."""
+    """POST /api/v1/devices/<name>/command reaches the driver's thread and is sent as a HEX Set:
+    refused unless allow_control = yes, refused for a class without that command, applied when
+    allowed (the MPPT switches off and on again); unknown device and bad body get clear errors."""
     s = Site("command")
     try:
         s.emulator("vedirect", "--pty", s.pty("bmv"), "--kind", "bmv712")
-        s.write_conf([("bmv", {"driver": "vedirect", "port": s.pty("bmv")})])
+        s.emulator("vedirect", "--pty", s.pty("mppt"), "--kind", "mppt")
+        s.emulator("vedirect", "--pty", s.pty("locked"), "--kind", "mppt")
+        s.write_conf([("bmv", {"driver": "vedirect", "port": s.pty("bmv"), "allow_control": "yes"}),
+                      ("mppt", {"driver": "vedirect", "port": s.pty("mppt"), "allow_control": "yes"}),
+                      ("locked", {"driver": "vedirect", "port": s.pty("locked")})])
         s.start_daemon()
-        wait_for("bmv ok", lambda: s.device("bmv")["state"] == "ok", 8)
-        body = b'{"command": "mode", "value": "on"}'
+        for name in ("bmv", "mppt", "locked"):
+            wait_for(name + " ok", lambda n=name: s.device(n)["state"] == "ok", 8)
+        body = b'{"command": "mode", "value": "off"}'
+        status, text = s.http("/api/v1/devices/locked/command", "POST", body)
+        check(status == 403 and "not permitted" in text, "control not allowed: %d %s" % (status, text))
         status, text = s.http("/api/v1/devices/bmv/command", "POST", body)
-        check(status == 403 and "not supported" in text, "driver without commands: %d %s" % (status, text))
+        check(status == 403 and "not supported" in text, "monitor has no mode: %d %s" % (status, text))
+        status, text = s.http("/api/v1/devices/mppt/command", "POST", b'{"command": "mode", "value": "sideways"}')
+        check(status == 400, "bad value: %d %s" % (status, text))
+        status, text = s.http("/api/v1/devices/mppt/command", "POST", body)
+        check(status == 200, "mode off: %d %s" % (status, text))
+        wait_for("mppt off", lambda: ok_value(s, "mppt/State") == 0, 5)
+        status, text = s.http("/api/v1/devices/mppt/command", "POST", b'{"command": "mode", "value": "on"}')
+        check(status == 200, "mode on: %d %s" % (status, text))
+        wait_for("mppt charging again", lambda: ok_value(s, "mppt/State") not in (None, 0), 5)
         status, _ = s.http("/api/v1/devices/nope/command", "POST", body)
         check(status == 404, "unknown device: %d" % status)
         status, _ = s.http("/api/v1/devices/bmv/command", "POST", b"{not json")
