@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define API_MAX_POINTS 8192
 #define API_VERSION "0.1.0"
@@ -48,7 +49,7 @@ void api_reply_data(struct api_reply *out, int status, const char *type, const v
     out->len = len;
 }
 
-static json_t *api_point_json(const struct point *p, int64_t now_mono)
+json_t *api_point_json(const struct point *p, int64_t now_mono)
 {
     json_t *o = json_object();
     json_object_set_new(o, "value", p->state == POINT_OK ? json_real(p->value) : json_null());
@@ -74,10 +75,15 @@ static void api_points(struct api_ctx *ctx, const char *prefix, struct api_reply
         api_reply_error(out, 400, "prefix must be a point key prefix such as bmv/");
         return;
     }
-    struct point *pts = xmalloc(API_MAX_POINTS * sizeof(*pts));
-    size_t n = store_snapshot(ctx->store, prefix, pts, API_MAX_POINTS);
-    if (n > API_MAX_POINTS)
-        n = API_MAX_POINTS;
+    /* Sized to the store (points are never deleted; a few spare for ones defined meanwhile): a
+     * 1.3 MB buffer per request cost more than the request itself. */
+    size_t cap = store_point_count(ctx->store) + 64;
+    if (cap > API_MAX_POINTS)
+        cap = API_MAX_POINTS;
+    struct point *pts = xmalloc(cap * sizeof(*pts));
+    size_t n = store_snapshot(ctx->store, prefix, pts, cap);
+    if (n > cap)
+        n = cap;
     int64_t now = util_mono_ms();
     json_t *points = json_object();
     for (size_t i = 0; i < n; i++)
@@ -170,6 +176,12 @@ void api_init(struct api_ctx *ctx, struct store *store, const char *site_name)
     util_strlcpy(ctx->site_name, site_name, sizeof(ctx->site_name));
     ctx->start_mono_ms = util_mono_ms();
     pthread_rwlock_init(&ctx->lock, NULL);
+    pthread_mutex_init(&ctx->access_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&ctx->access_cv, &ca);
+    pthread_condattr_destroy(&ca);
 }
 
 void api_set_site_name(struct api_ctx *ctx, const char *site_name)
@@ -182,6 +194,8 @@ void api_set_site_name(struct api_ctx *ctx, const char *site_name)
 void api_destroy(struct api_ctx *ctx)
 {
     pthread_rwlock_destroy(&ctx->lock);
+    pthread_cond_destroy(&ctx->access_cv);
+    pthread_mutex_destroy(&ctx->access_mu);
 }
 
 int api_route_add(struct api_ctx *ctx, const char *method, const char *path, api_handler fn,
@@ -269,4 +283,75 @@ void api_reply_free(struct api_reply *r)
         return;
     free(r->body);
     r->body = NULL;
+    for (size_t i = 0; i < UTIL_ARRAY_SIZE(r->set_cookie); i++) {
+        free(r->set_cookie[i]);
+        r->set_cookie[i] = NULL;
+    }
+    if (r->stream.free)
+        r->stream.free(r->stream.cls);
+    r->stream = (struct api_stream){0};
+}
+
+void api_set_access(struct api_ctx *ctx, api_access_fn fn, void *actx)
+{
+    pthread_rwlock_wrlock(&ctx->lock);
+    ctx->access = fn;
+    ctx->access_ctx = actx;
+    pthread_rwlock_unlock(&ctx->lock);
+    pthread_mutex_lock(&ctx->access_mu);
+    ctx->access_decided = true;
+    pthread_cond_broadcast(&ctx->access_cv);
+    pthread_mutex_unlock(&ctx->access_mu);
+}
+
+void api_access_suspend(struct api_ctx *ctx)
+{
+    pthread_mutex_lock(&ctx->access_mu);
+    ctx->access_decided = false;
+    pthread_mutex_unlock(&ctx->access_mu);
+    pthread_rwlock_wrlock(&ctx->lock);
+    ctx->access = NULL;
+    ctx->access_ctx = NULL;
+    pthread_rwlock_unlock(&ctx->lock);
+}
+
+bool api_authorize(struct api_ctx *ctx, struct api_request *r, struct api_reply *out)
+{
+    memset(out, 0, sizeof(*out));
+    struct timespec deadline;
+    util_mono_deadline(&deadline, API_ACCESS_WAIT_MS);
+    pthread_mutex_lock(&ctx->access_mu);
+    while (!ctx->access_decided &&
+           pthread_cond_timedwait(&ctx->access_cv, &ctx->access_mu, &deadline) != ETIMEDOUT)
+        ;
+    bool decided = ctx->access_decided;
+    pthread_mutex_unlock(&ctx->access_mu);
+    if (!decided) {
+        api_reply_error(out, 503, "starting or reloading: access control not ready");
+        return false;
+    }
+    bool ok = true;
+    pthread_rwlock_rdlock(&ctx->lock);
+    if (ctx->access)
+        ok = ctx->access(ctx->access_ctx, r, out);
+    pthread_rwlock_unlock(&ctx->lock);
+    return ok;
+}
+
+bool api_require_admin(const struct api_request *r, struct api_reply *out)
+{
+    if (r->role == API_ROLE_ADMIN || r->from_loopback)
+        return true;
+    if (r->role == API_ROLE_NONE)
+        api_reply_error(out, 401, "log in as an admin to do this");
+    else
+        api_reply_error(out, 403, "this needs the admin role");
+    return false;
+}
+
+void api_reply_stream(struct api_reply *out, const char *type, struct api_stream stream)
+{
+    out->status = 200;
+    out->type = type;
+    out->stream = stream;
 }

@@ -1,11 +1,16 @@
 /* cli: `sitewatch`, the command-line client of the JSON API (status table, one value, devices). */
+#include "mbmap.h"
+#include "sunspec_scan.h"
 #include "util.h"
 
+#include <crypt.h>
 #include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
+#include <unistd.h>
 
 struct cli_buf {
     char *data;
@@ -159,6 +164,97 @@ static int cli_dump(const char *base, const char *path)
     return st == 200 ? 0 : 1;
 }
 
+/* `sitewatch test-mail ROUTE`: POST /api/v1/notify/ROUTE/test; the daemon queues a test message
+ * through its outbox and answers once it is delivered (or after 20 s). */
+static int cli_test_mail(const char *base, const char *route)
+{
+    char url[1024];
+    if (util_snprintf(url, sizeof(url), "%s/api/v1/notify/%s/test", base, route) != 0)
+        return 2;
+    CURL *c = curl_easy_init();
+    if (!c)
+        return 1;
+    struct cli_buf b = {0};
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, cli_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 40L);
+    CURLcode cr = curl_easy_perform(c);
+    long st = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
+    curl_easy_cleanup(c);
+    json_t *doc = cr == CURLE_OK && b.data ? json_loads(b.data, 0, NULL) : NULL;
+    free(b.data);
+    if (!doc) {
+        fprintf(stderr, "sitewatch: cannot reach sitewatchd at %s: %s\n", base,
+                curl_easy_strerror(cr));
+        return 1;
+    }
+    const char *err = json_string_value(json_object_get(doc, "error"));
+    if (st == 200)
+        printf("test message sent through route %s\n", route);
+    else
+        fprintf(stderr, "sitewatch: test-mail %s: %s\n", route, err ? err : "failed");
+    json_decref(doc);
+    return st == 200 ? 0 : 1;
+}
+
+/* Reads one line from stdin without echo when it is a terminal; strips the newline. */
+static int cli_read_secret(const char *prompt, char *buf, size_t len)
+{
+    struct termios old, quiet;
+    bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+    if (tty) {
+        fprintf(stderr, "%s", prompt);
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    }
+    char *got = fgets(buf, (int)len, stdin);
+    if (tty) {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+        fprintf(stderr, "\n");
+    }
+    if (!got)
+        return -1;
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return 0;
+}
+
+/* sitewatch passwd USER [ROLE]: prints a [user] section with a yescrypt hash of the password read
+ * from stdin (asked twice on a terminal), to append to the configuration. */
+static int cli_passwd(const char *user, const char *role)
+{
+    char pw[256], again[256];
+    if (cli_read_secret("Password: ", pw, sizeof(pw)) != 0 || pw[0] == '\0') {
+        fprintf(stderr, "sitewatch: no password given\n");
+        return 2;
+    }
+    if (isatty(STDIN_FILENO) &&
+        (cli_read_secret("Again: ", again, sizeof(again)) != 0 || strcmp(pw, again) != 0)) {
+        fprintf(stderr, "sitewatch: the passwords differ\n");
+        return 2;
+    }
+    /* "$y$": yescrypt, the Debian default; libxcrypt takes the salt bytes from getrandom. */
+    char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+    struct crypt_data *cd = xcalloc(1, sizeof(*cd));
+    const char *hash = NULL;
+    if (crypt_gensalt_rn("$y$", 0, NULL, 0, salt, sizeof(salt)))
+        hash = crypt_rn(pw, salt, cd, sizeof(*cd));
+    explicit_bzero(pw, sizeof(pw));
+    explicit_bzero(again, sizeof(again));
+    int rc = 1;
+    if (hash && hash[0] != '*') {
+        printf("[user %s]\nrole = %s\npassword_hash = %s\n", user, role, hash);
+        rc = 0;
+    } else {
+        fprintf(stderr, "sitewatch: crypt(3) failed\n");
+    }
+    free(cd);
+    return rc;
+}
+
 static void cli_usage(FILE *f)
 {
     fprintf(f, "usage: sitewatch [-u URL] COMMAND\n"
@@ -168,6 +264,14 @@ static void cli_usage(FILE *f)
                "  points [PREFIX] all points as JSON\n"
                "  devices         devices with identity and link counters as JSON\n"
                "  health          daemon health as JSON\n"
+               "  modbus-map [--format csv|md|html] [--map FILE]\n"
+               "                  the Modbus-TCP register sheet, from the map the server uses\n"
+               "  passwd USER [viewer|admin]\n"
+               "                  print a [user] section with the hash of a password read\n"
+               "                  from stdin, e.g. sitewatch passwd ann admin >> sitewatch.conf\n"
+               "  test-mail ROUTE send a test message through a [notify ROUTE] and wait\n"
+               "  scan CIDR [--port N] [--timeout MS]\n"
+               "                  find SunSpec inverters (units 1, 2, 126) on a.b.c.d/nn\n"
                "  -u URL          daemon address (default $SITEWATCH_URL or "
                "http://127.0.0.1:8080)\n");
 }
@@ -204,6 +308,22 @@ int main(int argc, char **argv)
         rc = cli_dump(base, "/api/v1/devices");
     } else if (strcmp(cmd, "health") == 0 && argc == i + 1) {
         rc = cli_dump(base, "/api/v1/health");
+    } else if (strcmp(cmd, "modbus-map") == 0) {
+        rc = mbmap_sheet_main(argc - i - 1, argv + i + 1, MBMAP_DEFAULT_PATH);
+    } else if (strcmp(cmd, "passwd") == 0 && (argc == i + 2 || argc == i + 3)) {
+        const char *role = argc == i + 3 ? argv[i + 2] : "viewer";
+        if (strcmp(role, "viewer") == 0 || strcmp(role, "admin") == 0)
+            rc = cli_passwd(argv[i + 1], role);
+        else
+            cli_usage(stderr);
+    } else if (strcmp(cmd, "test-mail") == 0 && argc == i + 2) {
+        rc = cli_test_mail(base, argv[i + 1]);
+    } else if (strcmp(cmd, "scan") == 0) {
+        rc = sunspec_scan_cli(argc - i - 1, argv + i + 1);
+        if (rc < 0) {
+            cli_usage(stderr);
+            rc = 2;
+        }
     } else if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
         cli_usage(stdout);
         rc = 0;

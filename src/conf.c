@@ -24,9 +24,11 @@ static const struct drv_key conf_daemon_keys[] = {
 };
 
 static const struct drv_key conf_http_keys[] = {
-    {"listen",   DRV_KEY_STRING, "127.0.0.1:8080",           "address:port of the console and JSON API"},
-    {"web_root", DRV_KEY_STRING, "/usr/share/sitewatch/web", "directory of the console files"          },
-    {NULL,       0,              NULL,                       NULL                                      },
+    {"listen",   DRV_KEY_STRING, "127.0.0.1:8080",           "address:port of the console and JSON API"            },
+    {"web_root", DRV_KEY_STRING, "/usr/share/sitewatch/web", "directory of the console files"                      },
+    {"tls_cert", DRV_KEY_STRING, "",                         "PEM certificate (chain): serve HTTPS instead of HTTP"},
+    {"tls_key",  DRV_KEY_STRING, "",                         "PEM private key of tls_cert"                         },
+    {NULL,       0,              NULL,                       NULL                                                  },
 };
 
 const struct drv_key conf_device_keys[] = {
@@ -476,6 +478,8 @@ static int conf_finish(struct conf *c, char *err, size_t errlen)
     c->log_level = log_level_parse(conf_get(d, "log_level"));
     conf_set(&c->http_listen, conf_get(h, "listen"));
     conf_set(&c->web_root, conf_get(h, "web_root"));
+    conf_set(&c->tls_cert, conf_get(h, "tls_cert"));
+    conf_set(&c->tls_key, conf_get(h, "tls_key"));
     return 0;
 }
 
@@ -575,6 +579,8 @@ void conf_free(struct conf *c)
     free(c->site_name);
     free(c->http_listen);
     free(c->web_root);
+    free(c->tls_cert);
+    free(c->tls_key);
     free(c);
 }
 

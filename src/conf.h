@@ -63,6 +63,8 @@ struct conf {
     /* [http] */
     char *http_listen;
     char *web_root;
+    char *tls_cert; /* "" = plain HTTP */
+    char *tls_key;
     /* [device NAME] */
     struct conf_device *devices;
     size_t ndevices;

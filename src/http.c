@@ -23,11 +23,14 @@
 #define HTTP_CONN_TIMEOUT_S 30
 #define HTTP_MEMORY_LIMIT (64 * 1024)
 #define HTTP_BODY_MAX (256 * 1024)
+#define HTTP_THREAD_STACK (256 * 1024)
+#define HTTP_PEM_MAX (64 * 1024)
 
 struct http_server {
     struct MHD_Daemon *mhd;
     char web_root[PATH_MAX];
     struct api_ctx *ctx;
+    char *tls_cert, *tls_key; /* PEM text, NULL without TLS */
 };
 
 static const struct {
@@ -58,6 +61,12 @@ static enum MHD_Result http_send(struct MHD_Connection *c, int status, const cha
     MHD_add_response_header(resp, "Content-Type", type);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(resp, "Cache-Control", "no-store");
+    /* The console loads nothing from elsewhere and is never framed. */
+    MHD_add_response_header(resp, "Content-Security-Policy",
+                            "default-src 'self'; img-src 'self' data:; style-src 'self' "
+                            "'unsafe-inline'; frame-ancestors 'none'");
+    MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+    MHD_add_response_header(resp, "Referrer-Policy", "same-origin");
     enum MHD_Result r = MHD_queue_response(c, (unsigned)status, resp);
     MHD_destroy_response(resp);
     return r;
@@ -113,6 +122,24 @@ static const char *http_arg(void *req, const char *name)
 static const char *http_header(void *req, const char *name)
 {
     return MHD_lookup_connection_value(req, MHD_HEADER_KIND, name);
+}
+
+/* Streaming replies (SSE): pull from the api_stream; its read may block about a second, which is
+ * fine with a thread per connection and lets a slow client hold only its own thread. */
+static ssize_t http_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    struct api_stream *st = cls;
+    long n = st->read(st->cls, buf, max);
+    return n < 0 ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
+}
+
+static void http_stream_free(void *cls)
+{
+    struct api_stream *st = cls;
+    if (st->free)
+        st->free(st->cls);
+    free(st);
 }
 
 /* Per-request state: the body as it arrives. */
@@ -199,11 +226,27 @@ static enum MHD_Result http_handler(void *cls, struct MHD_Connection *c, const c
             .req = c,
         };
         struct api_reply rep;
-        api_handle(h->ctx, &areq, &rep);
-        if (!rep.body)
+        if (api_authorize(h->ctx, &areq, &rep))
+            api_handle(h->ctx, &areq, &rep);
+        struct MHD_Response *resp = NULL;
+        if (rep.stream.read) {
+            struct api_stream *st = xmalloc(sizeof(*st));
+            *st = rep.stream;
+            rep.stream = (struct api_stream){0};
+            resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, http_stream_read, st,
+                                                     http_stream_free);
+            if (!resp)
+                http_stream_free(st);
+        } else if (rep.body) {
+            resp = MHD_create_response_from_buffer(rep.len, rep.body, MHD_RESPMEM_MUST_FREE);
+            rep.body = NULL;
+        }
+        for (size_t i = 0; resp && i < UTIL_ARRAY_SIZE(rep.set_cookie); i++)
+            if (rep.set_cookie[i])
+                MHD_add_response_header(resp, "Set-Cookie", rep.set_cookie[i]);
+        api_reply_free(&rep);
+        if (!resp)
             return http_text(c, 500, "cannot encode reply\n");
-        struct MHD_Response *resp =
-            MHD_create_response_from_buffer(rep.len, rep.body, MHD_RESPMEM_MUST_FREE);
         if (rep.extra_header) {
             const char *colon = strchr(rep.extra_header, ':');
             if (colon) {
@@ -223,12 +266,40 @@ static enum MHD_Result http_handler(void *cls, struct MHD_Connection *c, const c
     return http_static(h, c, url);
 }
 
-struct http_server *http_start(const char *listen, const char *web_root, struct api_ctx *ctx)
+static void http_free_tls(struct http_server *h)
 {
+    if (h->tls_key)
+        explicit_bzero(h->tls_key, strlen(h->tls_key));
+    free(h->tls_key);
+    free(h->tls_cert);
+}
+
+struct http_server *http_start(const char *listen, const char *web_root, const char *tls_cert,
+                               const char *tls_key, struct api_ctx *ctx)
+{
+    bool tls = tls_cert && tls_cert[0];
+    char *cert = NULL, *key = NULL;
+    size_t len;
+    if (tls || (tls_key && tls_key[0])) {
+        int e = tls && tls_key && tls_key[0] ? 0 : -EINVAL;
+        if (e == 0)
+            e = util_read_file(tls_cert, HTTP_PEM_MAX, &cert, &len);
+        if (e == 0)
+            e = util_read_file(tls_key, HTTP_PEM_MAX, &key, &len);
+        if (e != 0) {
+            log_msg(LOG_ERR, "http: HTTPS needs readable tls_cert and tls_key files (%s, %s): %s",
+                    tls_cert ? tls_cert : "", tls_key ? tls_key : "", strerror(-e));
+            free(cert);
+            free(key);
+            return NULL;
+        }
+    }
     char host[128];
     int port;
     if (util_parse_hostport(listen, host, sizeof(host), &port) != 0) {
         log_msg(LOG_ERR, "http: bad listen address '%s'", listen);
+        free(cert);
+        free(key);
         return NULL;
     }
     char service[8];
@@ -239,28 +310,42 @@ struct http_server *http_start(const char *listen, const char *web_root, struct 
     if (g != 0) {
         log_msg(LOG_ERR, "http: listen address '%s' is not a numeric address: %s", listen,
                 gai_strerror(g));
+        free(cert);
+        free(key);
         return NULL;
     }
     struct http_server *h = xcalloc(1, sizeof(*h));
     h->ctx = ctx;
     if (!realpath(web_root, h->web_root))
         util_strlcpy(h->web_root, web_root, sizeof(h->web_root));
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_ERROR_LOG;
+    /* A thread per connection: a slow client (or a Server-Sent Events stream waiting for changes)
+     * holds only its own thread, never the others' requests. Threads are capped by
+     * HTTP_CONN_LIMIT and have small stacks. */
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                     MHD_USE_POLL | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    h->mhd =
-        MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, http_handler, h, MHD_OPTION_SOCK_ADDR,
-                         ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_LIMIT,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
-                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
-                         MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL, MHD_OPTION_END);
+    if (tls)
+        flags |= MHD_USE_TLS;
+    h->mhd = MHD_start_daemon(
+        flags, (uint16_t)port, NULL, NULL, http_handler, h, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)HTTP_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)HTTP_MEMORY_LIMIT, MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL,
+        MHD_OPTION_THREAD_STACK_SIZE, (size_t)HTTP_THREAD_STACK,
+        /* without TLS the list ends here; with it, the PEM buffers live in h until stop */
+        tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert, MHD_OPTION_HTTPS_MEM_KEY, key,
+        MHD_OPTION_END);
     freeaddrinfo(ai);
+    h->tls_cert = cert; /* kept while the daemon runs: libmicrohttpd holds the pointers */
+    h->tls_key = key;
     if (!h->mhd) {
         log_msg(LOG_ERR, "http: cannot listen on %s (in use, or no permission?)", listen);
+        http_free_tls(h);
         free(h);
         return NULL;
     }
-    log_msg(LOG_INFO, "http: console and API on http://%s/", listen);
+    log_msg(LOG_INFO, "http: console and API on %s://%s/", tls ? "https" : "http", listen);
     return h;
 }
 
@@ -269,5 +354,6 @@ void http_stop(struct http_server *h)
     if (!h)
         return;
     MHD_stop_daemon(h->mhd);
+    http_free_tls(h);
     free(h);
 }

@@ -4,6 +4,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +15,36 @@
  */
 static int log_level = LOG_INFO;
 static bool log_syslog;
+
+/* The in-memory ring of recent lines: the one other mutable global here, behind its own lock. */
+static struct {
+    pthread_mutex_t lock;
+    struct log_line lines[LOG_RING_LINES];
+    size_t next, count;
+} log_ring = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void log_ring_add(int prio, const char *line)
+{
+    struct log_line l = {.wall_ms = util_wall_ms(), .prio = prio};
+    util_strlcpy(l.text, line, sizeof(l.text));
+    pthread_mutex_lock(&log_ring.lock);
+    log_ring.lines[log_ring.next] = l;
+    log_ring.next = (log_ring.next + 1) % LOG_RING_LINES;
+    if (log_ring.count < LOG_RING_LINES)
+        log_ring.count++;
+    pthread_mutex_unlock(&log_ring.lock);
+}
+
+size_t log_recent(struct log_line *out, size_t max)
+{
+    pthread_mutex_lock(&log_ring.lock);
+    size_t n = log_ring.count < max ? log_ring.count : max;
+    size_t start = (log_ring.next + LOG_RING_LINES - n) % LOG_RING_LINES;
+    for (size_t i = 0; i < n; i++)
+        out[i] = log_ring.lines[(start + i) % LOG_RING_LINES];
+    pthread_mutex_unlock(&log_ring.lock);
+    return n;
+}
 
 static const struct {
     const char *name;
@@ -52,7 +83,7 @@ int log_level_parse(const char *s)
     return -EINVAL;
 }
 
-static const char *log_prio_name(int prio)
+const char *log_level_name(int prio)
 {
     for (size_t i = 0; i < UTIL_ARRAY_SIZE(log_levels); i++)
         if (log_levels[i].level == prio)
@@ -66,6 +97,7 @@ static void log_vmsg(int prio, const char *fmt, va_list ap)
         return;
     char line[1024];
     vsnprintf(line, sizeof(line), fmt, ap);
+    log_ring_add(prio, line);
     if (log_syslog) {
         syslog(prio, "%s", line);
         return;
@@ -77,7 +109,7 @@ static void log_vmsg(int prio, const char *fmt, va_list ap)
     char stamp[32];
     strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
     /* One fprintf per line so that lines from threads do not interleave. */
-    fprintf(stderr, "%s.%03ld %s: %s\n", stamp, ts.tv_nsec / 1000000L, log_prio_name(prio), line);
+    fprintf(stderr, "%s.%03ld %s: %s\n", stamp, ts.tv_nsec / 1000000L, log_level_name(prio), line);
 }
 
 void log_msg(int prio, const char *fmt, ...)

@@ -3,6 +3,7 @@
 #define SITEWATCH_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <syslog.h>
 
@@ -15,6 +16,19 @@ int log_get_level(void);
 int log_level_parse(const char *s);
 
 void log_msg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The recent-lines ring (for the console's diagnostics): every line logged is also kept in memory,
+ * the last LOG_RING_LINES of them. */
+#define LOG_RING_LINES 200
+struct log_line {
+    int64_t wall_ms;
+    int prio;
+    char text[240];
+};
+/* Copies up to max of the most recent lines, oldest first, into out; returns how many. */
+size_t log_recent(struct log_line *out, size_t max);
+/* The name of a LOG_* level ("error" ... "debug"). */
+const char *log_level_name(int prio);
 
 /* Flood control in the manner of collectd's c_complain: the first failure is logged, repeats are
  * logged at most once per interval with a count of the suppressed ones, and log_release logs the

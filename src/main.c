@@ -5,6 +5,7 @@
 #include "http.h"
 #include "log.h"
 #include "runner.h"
+#include "sdnotify.h"
 #include "service.h"
 #include "store.h"
 #include "util.h"
@@ -128,10 +129,8 @@ static void main_command_route(void *ctx, const struct api_request *r, struct ap
     }
     memcpy(device, name, (size_t)(slash - name));
     device[slash - name] = '\0';
-    if (!r->from_loopback) {
-        api_reply_error(out, 403, "device commands are accepted from this machine only");
+    if (!api_require_admin(r, out)) /* an admin, or this machine (src/auth.c) */
         return;
-    }
     json_error_t je;
     json_t *doc = json_loadb(r->body, r->body_len, 0, &je);
     const char *cmd = json_string_value(json_object_get(doc, "command"));
@@ -225,7 +224,9 @@ static void main_reload_conf(struct main_state *m)
             runner_stop(r);
     }
     bool http_changed = strcmp(nc->http_listen, m->conf->http_listen) != 0 ||
-                        strcmp(nc->web_root, m->conf->web_root) != 0;
+                        strcmp(nc->web_root, m->conf->web_root) != 0 ||
+                        strcmp(nc->tls_cert, m->conf->tls_cert) != 0 ||
+                        strcmp(nc->tls_key, m->conf->tls_key) != 0;
     free(m->runners);
     conf_free(m->conf);
     m->conf = nc;
@@ -238,7 +239,7 @@ static void main_reload_conf(struct main_state *m)
         log_msg(LOG_ERR, "reload: some services did not start; see above");
     if (http_changed) {
         http_stop(m->http);
-        m->http = http_start(nc->http_listen, nc->web_root, &m->api);
+        m->http = http_start(nc->http_listen, nc->web_root, nc->tls_cert, nc->tls_key, &m->api);
     }
     log_msg(LOG_NOTICE, "configuration reloaded: %zu devices", nc->ndevices);
 }
@@ -264,7 +265,7 @@ static int main_run(struct conf *conf, bool foreground)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    m.http = http_start(conf->http_listen, conf->web_root, &m.api);
+    m.http = http_start(conf->http_listen, conf->web_root, conf->tls_cert, conf->tls_key, &m.api);
     if (!m.http) {
         store_free(m.store);
         return 1;
@@ -278,13 +279,21 @@ static int main_run(struct conf *conf, bool foreground)
     }
     log_msg(LOG_NOTICE, "sitewatchd started: site '%s', %zu devices", conf->site_name,
             conf->ndevices);
+    struct sdnotify sn;
+    sdnotify_init(&sn);
+    if (!main_stop)
+        (void)sdnotify_ready(conf->ndevices);
     while (!main_stop) {
         util_sleep_ms(200);
+        sdnotify_watchdog(&sn, util_mono_ms());
         if (main_reload) {
             main_reload = 0;
+            (void)sdnotify_reloading();
             main_reload_conf(&m);
+            (void)sdnotify_ready(m.conf->ndevices);
         }
     }
+    (void)sdnotify_stopping();
     log_msg(LOG_NOTICE, "sitewatchd stopping");
     http_stop(m.http);
     main_stop_services(&m);

@@ -25,6 +25,9 @@ port = $dir/dev/mppt1
 [device mppt2]
 driver = vedirect
 port = $dir/dev/mppt2
+[device multi]
+driver = vebus
+port = $dir/dev/multi
 CONF
 
 emu_pid=""
@@ -32,6 +35,7 @@ daemon_pid=""
 cleanup() {
     [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null || true
     [ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null || true
+    [ -n "${pv_pids:-}" ] && kill $pv_pids 2>/dev/null || true
     wait 2>/dev/null || true
     echo "demo stopped"
 }
@@ -45,6 +49,23 @@ for _ in $(seq 50); do
     sleep 0.1
 done
 grep -q '^ready site' "$dir/emu.out" || { echo "emulator did not start:"; cat "$dir/emu.log"; exit 1; }
+
+# PV inverters on Modbus-TCP (sunspec driver): a Fronius (float model) and an SMA (unit 126),
+# following the site's sun curve, appended to the configuration once their ports are known.
+build/sitewatch-emu sunspec --listen 127.0.0.1:0 --model fronius-float > "$dir/fronius.out" 2> "$dir/fronius.log" &
+pv_pids="$!"
+build/sitewatch-emu sunspec --listen 127.0.0.1:0 --model sma > "$dir/sma.out" 2> "$dir/sma.log" &
+pv_pids="$pv_pids $!"
+# A MultiPlus behind an MK3 (vebus driver, [device multi]): charging from the grid;
+# `kill -USR2` on it toggles a grid loss (then it inverts).
+build/sitewatch-emu vebus --pty "$dir/dev/multi" > "$dir/multi.out" 2> "$dir/multi.log" &
+pv_pids="$pv_pids $!"
+for _ in $(seq 50); do
+    grep -q '^ready' "$dir/fronius.out" 2>/dev/null && grep -q '^ready' "$dir/sma.out" 2>/dev/null && break
+    sleep 0.1
+done
+printf '[device fronius]\ndriver = sunspec\nhost = 127.0.0.1\nport = %s\n[device sma]\ndriver = sunspec\nhost = 127.0.0.1\nport = %s\nunit = 126\n' \
+    "$(sed -n 's/^ready .*://p' "$dir/fronius.out")" "$(sed -n 's/^ready .*://p' "$dir/sma.out")" >> "$dir/sitewatch.conf"
 
 build/sitewatchd -c "$dir/sitewatch.conf" -f &
 daemon_pid=$!

@@ -1,7 +1,10 @@
 /* emu_main: the sitewatch-emu command line: one VE.Direct device or a whole site, and signals. */
 #include "emu.h"
+#include "emu_modem.h"
 #include "emu_port.h"
 #include "emu_site.h"
+#include "emu_sunspec.h"
+#include "emu_vebus.h"
 #include "emu_ved_kinds.h"
 #include "emu_vedirect.h"
 #include "log.h"
@@ -120,6 +123,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: sitewatch-emu vedirect (--pty PATH | --tcp 127.0.0.1:PORT) [options]\n"
                "       sitewatch-emu site --dir DIR [--mppt N] [--bmv N] [options]\n"
+               "       sitewatch-emu modem --pty PATH [--log FILE] [--fail N]   (GSM modem, SMS)\n"
+               "       sitewatch-emu sunspec --listen 127.0.0.1:PORT ...  (SunSpec, see --help)\n"
                "\n"
                "vedirect plays one VE.Direct device; site plays a BMV-712 at DIR/bmv and MPPTs at\n"
                "DIR/mppt1 (100/30, 400 W), DIR/mppt2 (150/35, 600 W), ... from one shared model.\n"
@@ -522,6 +527,12 @@ int main(int argc, char **argv)
         return 1;
     log_init("sitewatch-emu", LOG_INFO, false);
 
+    if (argc >= 2 && strcmp(argv[1], "sunspec") == 0)
+        exit(emu_sunspec_main(argc - 1, argv + 1, &set));
+    if (argc >= 2 && strcmp(argv[1], "modem") == 0)
+        exit(emu_modem_main(argc - 1, argv + 1, &set));
+    if (argc >= 2 && strcmp(argv[1], "vebus") == 0)
+        exit(emu_vebus_main(argc - 1, argv + 1, &set));
     struct emu_opts o;
     int rc = parse_args(argc, argv, &o);
     if (rc != 0)

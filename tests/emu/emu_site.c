@@ -836,6 +836,15 @@ static void view_dcdc(const struct emu_site *s, struct emu_values *o)
     q[EMU_Q_MAX_I] = P.dcdc_a;
 }
 
+double emu_site_sun(struct emu_site *s)
+{
+    pthread_mutex_lock(&s->lock);
+    site_advance(s);
+    double sun = sun_fraction(fmod(s->t_s, 86400.0) / 3600.0);
+    pthread_mutex_unlock(&s->lock);
+    return sun;
+}
+
 void emu_site_view(struct emu_site *s, enum emu_role role, size_t idx, struct emu_values *out)
 {
     for (size_t k = 0; k < EMU_Q_COUNT; k++)

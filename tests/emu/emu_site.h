@@ -57,6 +57,10 @@ void emu_site_view(struct emu_site *s, enum emu_role role, size_t idx, struct em
  * all zeros. 0 or -EINVAL (bad idx or days_back >= EMU_SITE_DAYS). */
 int emu_site_day(struct emu_site *s, size_t idx, unsigned days_back, struct emu_day *out);
 
+/* Advances the model to the present and returns the sun now: 0 at night, 1 at noon (the curve
+ * every PV source of the site follows). */
+double emu_site_sun(struct emu_site *s);
+
 /* Device mode: switches the output of a device on or off. 0 or -EINVAL. */
 int emu_site_set_enabled(struct emu_site *s, enum emu_role role, size_t idx, bool on);
 

@@ -1,0 +1,358 @@
+"""Integration tests of the Modbus-TCP server: the real daemon (ASan build) serving the emulated
+demo site (sitewatch-emu site), read with a libmodbus client (build/bench/mb_load) and Debian's
+mbpoll, compared with /api/v1/points through an independent Python implementation of the GX
+conversions (etc/modbus-map.csv rows: type, scale, sentinels)."""
+import csv
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+
+from itlib import BUILD, Site, check, free_port, wait_for
+
+MB_LOAD = os.path.join(os.path.dirname(BUILD.rstrip("/")) or ".", "bench", "mb_load")
+MAP = os.path.abspath("etc/modbus-map.csv")
+TYPES = {"int16": (1, True), "uint16": (1, False), "int32": (2, True), "uint32": (2, False),
+         "uint64": (4, False)}
+
+
+def load_map():
+    rows = []
+    with open(MAP, newline="") as f:
+        for r in csv.reader(line for line in f if not line.startswith("#")):
+            t = r[5]
+            m = re.match(r"(string|reserved|INTERNAL)\[(\d+)\]$", t)
+            n = int(m.group(2)) if m else TYPES[t][0]
+            rows.append({"service": r[0].split(".")[-1], "path": r[1].lstrip("/"), "reg": int(r[4]),
+                         "type": m.group(1) if m else t, "n": n,
+                         "scale": float(r[6]) if r[6] else 1.0, "rw": r[7]})
+    return rows
+
+
+def mb(port, *args):
+    """Runs the libmodbus client: a list of registers, or 'exception 0xNN' / 'error ...'."""
+    out = subprocess.run([MB_LOAD] + [str(a) for a in args[:1]] + ["127.0.0.1", str(port)] +
+                         [str(a) for a in args[1:]], capture_output=True, text=True, timeout=30)
+    line = out.stdout.strip()
+    if line and line[0].isdigit():
+        return [int(x) for x in line.split()]
+    return line
+
+
+def mbpoll(port, unit, reg, count, kind="4"):
+    out = subprocess.run(["mbpoll", "-m", "tcp", "-p", str(port), "-a", str(unit), "-0", "-1",
+                          "-o", "3", "-B", "-t", kind, "-r", str(reg), "-c", str(count),
+                          "127.0.0.1"], capture_output=True, text=True, timeout=30)
+    vals = re.findall(r"^\[(\d+)\]:\s+(-?\d+)", out.stdout, re.M)
+    return {int(a): int(b) for a, b in vals}, out.stdout + out.stderr
+
+
+def expect_regs(row, point, dev):
+    """The registers a GX-compatible server must answer for row, from the API's view."""
+    n, t, scale = row["n"], row["type"], row["scale"]
+    if t in ("reserved", "INTERNAL"):
+        return [0xFFFF] * n
+    if t == "string":
+        text = {"Serial": dev.get("serial", ""), "CustomName": dev["name"],
+                "ProductName": dev.get("product_name", "")}.get(row["path"], "") or ""
+        b = text.encode()[:2 * n].ljust(2 * n, b"\0")
+        return [b[2 * i] << 8 | b[2 * i + 1] for i in range(n)]
+    signed = TYPES[t][1]
+    bits = 16 * n
+    value = None
+    if point is not None:
+        value = point["value"] if point["state"] == "ok" else None
+    elif row["path"] == "ProductId" and dev.get("product_id"):
+        value = dev["product_id"]
+    elif row["path"] == "DeviceInstance" and dev.get("instance", -1) >= 0:
+        value = dev["instance"]
+    if value is None:
+        raw = (1 << (bits - 1)) if signed else (1 << bits) - 1
+    else:
+        x = value * scale
+        raw = int(x + 0.5) if x >= 0 else -int(-x + 0.5)  # half away from zero, like the GX
+        lo, hi = (-(1 << (bits - 1)) + 1, (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 2)
+        raw = max(lo, min(hi, raw)) & ((1 << bits) - 1)
+    return [(raw >> (16 * (n - 1 - i))) & 0xFFFF for i in range(n)]
+
+
+def blocks(rows):
+    """Contiguous runs of rows, cut to at most 125 registers per read."""
+    out, cur = [], []
+    for r in sorted(rows, key=lambda r: r["reg"]):
+        if cur and (r["reg"] != cur[-1]["reg"] + cur[-1]["n"] or
+                    r["reg"] + r["n"] - cur[0]["reg"] > 125):
+            out.append(cur)
+            cur = []
+        cur.append(r)
+    if cur:
+        out.append(cur)
+    return out
+
+
+def read_unit(port, unit, rows):
+    regs = {}
+    for b in blocks(rows):
+        qty = b[-1]["reg"] + b[-1]["n"] - b[0]["reg"]
+        vals = mb(port, "read", unit, b[0]["reg"], qty)
+        check(isinstance(vals, list), "read unit %d @%d x%d: %s" % (unit, b[0]["reg"], qty, vals))
+        for i, v in enumerate(vals):
+            regs[b[0]["reg"] + i] = v
+    return regs
+
+
+def demo_site(s, extra_modbus="", devices_extra=None):
+    s.emulator("site", "--dir", s.dir)
+    mport = free_port()
+    devs = []
+    for name in ("bmv", "mppt1", "mppt2"):
+        keys = {"driver": "vedirect", "port": os.path.join(s.dir, name)}
+        keys.update((devices_extra or {}).get(name, {}))
+        devs.append((name, keys))
+    extra = ("[modbus_server]\nlisten = 127.0.0.1:%d\nmap = %s\nidle_timeout = 3s\n%s" %
+             (mport, MAP, extra_modbus))
+    s.write_conf(devs, extra)
+    s.start_daemon()
+    wait_for("three units", lambda: len(s.api("/api/v1/modbus/units")["units"]) == 4, 20)
+    return mport, devs, extra
+
+
+def test_modbus_every_register_matches_points():
+    """Every mapped register of every unit of the demo site (system, BMV, two MPPTs), read with
+    libmodbus, equals the API's point after the GX conversion (16/32-bit, negative and fractional
+    scales, strings, stale/unset → sentinel); mbpoll reads the same; the discovery block on unit
+    100 lists the units of GET /api/v1/modbus/units."""
+    s = Site("modbus-map")
+    try:
+        mport, _, _ = demo_site(s)
+        units = s.api("/api/v1/modbus/units")["units"]
+        byname = {u["device"]: u for u in units}
+        check(byname["system"]["unit"] == 100, "system on 100: %r" % units)
+        check((byname["bmv"]["unit"], byname["mppt1"]["unit"], byname["mppt2"]["unit"]) ==
+              (239, 238, 237), "GX USB VE.Direct unit ids: %r" % units)
+        check(byname["bmv"]["service"] == "battery" and byname["mppt1"]["service"] ==
+              "solarcharger", "classes: %r" % units)
+        disc = mb(mport, "read", 100, 1400, 2 + 10 * len(units))
+        check(disc[0] == len(units) and disc[1] == 10, "discovery header %r" % disc[:2])
+        for i, u in enumerate(units):
+            e = disc[2 + 10 * i: 12 + 10 * i]
+            name = b"".join(bytes([w >> 8, w & 255]) for w in e[4:10]).rstrip(b"\0").decode()
+            check(e[0] == u["unit"] and e[1] == u["code"] and e[2] == u["product_id"] and
+                  name == u["service"], "discovery entry %d %r vs %r" % (i, e, u))
+        rows = load_map()
+        devices = {d["name"]: d for d in s.api("/api/v1/devices")["devices"]}
+        devices["system"] = {"name": "system", "instance": 0}
+        checked = set()
+        for u in units:
+            urows = [r for r in rows if r["service"] == u["service"]]
+            dev = devices[u["device"]]
+            mismatches = None
+            for _attempt in range(4):
+                before = read_unit(mport, u["unit"], urows)
+                points = s.api("/api/v1/points?prefix=%s/" % u["device"])["points"]
+                after = read_unit(mport, u["unit"], urows)
+                mismatches = []
+                for r in urows:
+                    exp = expect_regs(r, points.get("%s/%s" % (u["device"], r["path"])), dev)
+                    got_b = [before[r["reg"] + i] for i in range(r["n"])]
+                    got_a = [after[r["reg"] + i] for i in range(r["n"])]
+                    if exp != got_b and exp != got_a:
+                        mismatches.append((r["reg"], r["path"], exp, got_b, got_a))
+                    elif ("%s/%s" % (u["device"], r["path"]) in points or
+                          r["path"] in ("ProductId", "Serial", "CustomName")):
+                        checked.add((u["service"], r["type"], r["scale"] < 0, 0 < abs(r["scale"]) < 1))
+                if not mismatches:
+                    break
+                time.sleep(0.3)  # a value changed twice between the reads: look again
+            check(not mismatches, "unit %d (%s): %r" % (u["unit"], u["device"], mismatches[:5]))
+        kinds = {(t, neg, frac) for (_, t, neg, frac) in checked}
+        for want in (("uint16", False, False), ("int16", False, False), ("uint32", False, False),
+                     ("uint16", True, False), ("uint16", False, True), ("string", False, False)):
+            check(want in kinds, "no mapped point of kind %r was compared: %r" % (want, kinds))
+        # stale/unset → sentinel: the site has no SoC source for the system yet
+        soc = s.api("/api/v1/points").get("points", {}).get("system/Dc/Battery/Soc")
+        if soc is None or soc["state"] != "ok":
+            check(mb(mport, "read", 100, 843, 1) == [0xFFFF], "system SoC without a value")
+        # mbpoll (Debian) agrees with libmodbus: 16-bit block and a 32-bit big-endian value
+        for unit, reg, cnt in ((239, 259, 8), (238, 771, 10), (100, 840, 7)):
+            for _attempt in range(4):
+                a = mb(mport, "read", unit, reg, cnt)
+                got, text = mbpoll(mport, unit, reg, cnt)
+                b = mb(mport, "read", unit, reg, cnt)
+                vals = [got.get(reg + i) for i in range(cnt)]
+                if [v & 0xFFFF if v is not None else None for v in vals] in (a, b):
+                    break
+                time.sleep(0.3)
+            else:
+                check(False, "mbpoll unit %d @%d: %r vs %r / %r\n%s" % (unit, reg, vals, a, b, text))
+        for _attempt in range(4):
+            a = mb(mport, "read", 238, 792, 2)
+            got, text = mbpoll(mport, 238, 792, 1, "4:int")
+            b = mb(mport, "read", 238, 792, 2)
+            if got.get(792) in ((a[0] << 16 | a[1]), (b[0] << 16 | b[1])):
+                break
+            time.sleep(0.3)
+        else:
+            check(False, "mbpoll uint32 @792: %r vs %r\n%s" % (got, a, text))
+    finally:
+        s.close()
+
+
+def raw_request(port, frame, timeout=3):
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as c:
+        c.sendall(frame)
+        return c.recv(300)
+
+
+def test_modbus_exceptions_like_a_gx():
+    """0x02 unknown address and a gap, 0x03 bad quantity, 0x0A unit without that service (or
+    without any), 0x01 unsupported function; FC4 reads the same map as FC3."""
+    s = Site("modbus-exc")
+    try:
+        mport, _, _ = demo_site(s)
+        check(mb(mport, "read", 100, 1344, 1) == "exception 0x02", "unused address")
+        check(mb(mport, "read", 100, 60000, 1) == "exception 0x02", "address past the map")
+        check(mb(mport, "read", 100, 916, 6) == "exception 0x02", "gap after 919")
+        check(mb(mport, "read", 100, 1720, 5) == "exception 0x02", "past the discovery block")
+        check(mb(mport, "read", 100, 840, 126) == "exception 0x03", "126 registers")
+        check(mb(mport, "read", 100, 840, 0) == "exception 0x03", "0 registers")
+        check(isinstance(mb(mport, "read", 227, 771, 125, 3), str), "125 from 771 runs into a gap")
+        check(isinstance(mb(mport, "read", 100, 800, 120, 3), list), "120 system registers")
+        check(mb(mport, "read", 7, 840, 1) == "exception 0x0A", "unit with no service")
+        check(mb(mport, "read", 227, 840, 1) == "exception 0x0A", "system register on an MPPT")
+        check(mb(mport, "read", 100, 771, 1) == "exception 0x0A", "MPPT register on unit 100")
+        fc4 = mb(mport, "read", 100, 1400, 2, 4)
+        check(fc4 == mb(mport, "read", 100, 1400, 2, 3), "FC4 = FC3: %r" % fc4)
+        # FC1 (read coils): illegal function, with mbpoll and on the wire
+        _, text = mbpoll(mport, 100, 840, 1, "0")
+        check("Illegal function" in text, "mbpoll coils: %s" % text)
+        rsp = raw_request(mport, bytes([0, 7, 0, 0, 0, 6, 100, 1, 0, 0, 0, 1]))
+        check(rsp == bytes([0, 7, 0, 0, 0, 3, 100, 0x81, 0x01]), "raw FC1 reply %r" % rsp)
+    finally:
+        s.close()
+
+
+def test_modbus_stale_sentinel_then_zero_mode():
+    """A stopped site goes stale: registers read the SunSpec sentinels (0xFFFF unsigned, 0x8000
+    signed, 0xFFFFFFFF for uint32); with invalid = zero (after SIGHUP) they read 0 like a GX."""
+    s = Site("modbus-stale")
+    try:
+        mport, devs, extra = demo_site(s)
+        wait_for("MPPT values", lambda: mb(mport, "read", 238, 771, 1)[0] not in (0, 0xFFFF), 10)
+        emu = s.procs[0]
+        emu.send_signal(signal.SIGSTOP)
+        try:
+            wait_for("stale MPPT", lambda: s.point("mppt1/Dc/0/Voltage")["state"] == "stale", 15)
+            check(mb(mport, "read", 238, 771, 2) == [0xFFFF, 0x8000], "uint16/int16 sentinels")
+            check(mb(mport, "read", 238, 792, 2) == [0xFFFF, 0xFFFF], "uint32 sentinel")
+            check(mb(mport, "read", 239, 259, 1) == [0xFFFF], "battery voltage sentinel")
+            s.write_conf(devs, extra + "invalid = zero\n")
+            s.daemon.send_signal(signal.SIGHUP)
+            wait_for("zero mode", lambda: mb(mport, "read", 238, 771, 2) == [0, 0], 15)
+            check(mb(mport, "read", 238, 792, 2) == [0, 0], "uint32 zero")
+            check(mb(mport, "read", 238, 782, 2) == [0xFFFF, 0xFFFF], "reserved stays 0xFFFF")
+        finally:
+            emu.send_signal(signal.SIGCONT)
+        wait_for("values again", lambda: mb(mport, "read", 238, 771, 1)[0] not in (0, 0xFFFF), 15)
+    finally:
+        s.close()
+
+
+def test_modbus_writes_allow_list():
+    """Writes are refused by default (0x02); allow_write = 774:1:4 enables the solarcharger Mode
+    only on a device with allow_control = yes, only with values within limits and meaning
+    something (0x03 otherwise); a permitted write switches the MPPT off and on again."""
+    s = Site("modbus-write")
+    try:
+        ctl = {"mppt1": {"allow_control": "yes"}}
+        mport, devs, extra = demo_site(s, devices_extra=ctl)
+        check(mb(mport, "write", 238, 774, 4) == "exception 0x02", "write refused by default")
+        s.write_conf(devs, extra + "allow_write = 774:1:4\n")
+        s.daemon.send_signal(signal.SIGHUP)
+        wait_for("reloaded", lambda: "reload" in s.log() and
+                 isinstance(mb(mport, "read", 238, 771, 1), list), 15)
+        check(mb(mport, "write", 237, 774, 4) == "exception 0x02", "mppt2 has no allow_control")
+        check(mb(mport, "write", 238, 771, 4) == "exception 0x02", "read-only register")
+        check(mb(mport, "write", 238, 774, 5) == "exception 0x03", "above the limit")
+        check(mb(mport, "write", 238, 774, 2) == "exception 0x03", "2 is no mode of an MPPT")
+        check(mb(mport, "write", 7, 774, 4) == "exception 0x0A", "no such unit")
+        check(mb(mport, "write", 238, 774, 4) == "ok", "mode off")
+        wait_for("MPPT off", lambda: mb(mport, "read", 238, 775, 1) == [0], 10)
+        check(mb(mport, "write", 238, 774, 1) == "ok", "mode on")
+        wait_for("MPPT charging", lambda: mb(mport, "read", 238, 775, 1)[0] not in (0, 0xFFFF), 10)
+    finally:
+        s.close()
+
+
+def test_modbus_64_clients_and_misbehaving_ones():
+    """64 libmodbus clients read a 50-register block at once with no failed read, while a client
+    holds half a frame and another sends requests without reading replies; the half-open one is
+    closed after idle_timeout; max_clients and allow_from refuse connections."""
+    s = Site("modbus-load")
+    try:
+        mport, devs, extra = demo_site(s)
+        half = socket.create_connection(("127.0.0.1", mport))
+        half.sendall(bytes([0, 1, 0, 0, 0, 6, 100]))  # header without its PDU
+        deaf = socket.create_connection(("127.0.0.1", mport))
+        deaf.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        frame = bytes([0, 2, 0, 0, 0, 6, 100, 3, 3, 0x20, 0, 120])  # 120 registers from 800
+        deaf.setblocking(False)
+        sent = 0
+        try:
+            for _ in range(3000):
+                sent += deaf.send(frame)
+        except BlockingIOError:
+            pass
+        t0 = time.monotonic()
+        out = subprocess.run([MB_LOAD, "load", "127.0.0.1", str(mport), "100", "800", "50", "64",
+                              "4"], capture_output=True, text=True, timeout=60).stdout
+        m = re.search(r"clients=(\d+) reads=(\d+) failed=(\d+) connect_failed=(\d+)", out)
+        check(m and m.group(1) == "64", "64 clients: %r" % out)
+        check(int(m.group(3)) == 0 and int(m.group(4)) == 0, "failed reads: %r" % out)
+        check(int(m.group(2)) >= 64 * 4, "too few reads: %r" % out)
+        check(time.monotonic() - t0 < 30, "load took %.1f s" % (time.monotonic() - t0))
+        # the half-open client is dropped after idle_timeout (3 s)
+        half.settimeout(10)
+        check(half.recv(10) == b"", "half-open client closed")
+        half.close()
+        deaf.close()
+        # connection limit and client allow-list (after a reload)
+        s.write_conf(devs, extra + "max_clients = 2\n")
+        s.daemon.send_signal(signal.SIGHUP)
+        time.sleep(1)
+        wait_for("reloaded", lambda: isinstance(mb(mport, "read", 100, 1400, 1), list), 15)
+        a = socket.create_connection(("127.0.0.1", mport))
+        b = socket.create_connection(("127.0.0.1", mport))
+        time.sleep(0.3)
+        c = socket.create_connection(("127.0.0.1", mport))
+        c.settimeout(5)
+        check(c.recv(10) == b"", "third connection refused at max_clients = 2")
+        for x in (a, b, c):
+            x.close()
+        s.write_conf(devs, extra + "allow_from = 10.0.0.0/8\n")
+        s.daemon.send_signal(signal.SIGHUP)
+        wait_for("allow_from applied",
+                 lambda: str(mb(mport, "read", 100, 1400, 1)).startswith("error"), 15)
+    finally:
+        s.close()
+
+
+def test_modbus_config_errors_name_file_line():
+    """A wrong [modbus_server] value is refused with file:line and what was expected."""
+    s = Site("modbus-conf")
+    try:
+        for line, want in (("units = bmv=100", "units = bmv=100: expected device=unit"),
+                           ("allow_write = 33:4:1", "allow_write = 33:4:1: expected register:min:max"),
+                           ("allow_from = 10.0.0.300", "allow_from = 10.0.0.300: expected any"),
+                           ("invalid = nan", "invalid = nan: expected sentinel or zero"),
+                           ("listen = nowhere", "listen = nowhere: expected host:port")):
+            s.write_conf([], "[modbus_server]\n%s\n" % line)
+            out = subprocess.run([os.path.join(BUILD, "sitewatchd"), "-c", s.conf_path,
+                                  "--check-config"], capture_output=True, text=True, timeout=30)
+            text = out.stdout + out.stderr
+            check(out.returncode != 0 and "sitewatch.conf:9: " + want in text,
+                  "%s: rc %d, %r" % (line, out.returncode, text))
+    finally:
+        s.close()
