@@ -67,8 +67,20 @@ def cached_root(arch, deb):
             os.unlink(old)
         print("check-deb: mmdebstrap %s %s (%s) -> %s" % (SUITE, arch, ",".join(pkgs), tar))
         t0 = time.monotonic()
-        sh(["mmdebstrap", "--quiet", "--format=tar", "--variant=minbase", "--architectures=" + arch,
-            "--include=" + ",".join(pkgs), SUITE, tar + ".tmp", MIRROR])
+        # The package registry is the one network dependency of this test: a transient mirror
+        # error (a hash-sum mismatch during an index update) is retried, not reported as a
+        # packaging failure.
+        for attempt in range(3):
+            try:
+                sh(["mmdebstrap", "--quiet", "--format=tar", "--variant=minbase",
+                    "--architectures=" + arch, "--include=" + ",".join(pkgs), SUITE,
+                    tar + ".tmp", MIRROR])
+                break
+            except Exception:
+                if attempt == 2:
+                    raise
+                print("check-deb: mmdebstrap failed, retrying in 20 s")
+                time.sleep(20)
         os.rename(tar + ".tmp", tar)
         print("check-deb: root made in %.0f s" % (time.monotonic() - t0))
     return tar
