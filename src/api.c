@@ -1,6 +1,7 @@
 /* api: JSON API handlers over the store, built with jansson. */
 #include "api.h"
 
+#include "json.h"
 #include "util.h"
 
 #include <errno.h>
@@ -85,11 +86,40 @@ static void api_points(struct api_ctx *ctx, const char *prefix, struct api_reply
     if (n > cap)
         n = cap;
     int64_t now = util_mono_ms();
-    json_t *points = json_object();
-    for (size_t i = 0; i < n; i++)
-        json_object_set_new(points, pts[i].key, api_point_json(&pts[i], now));
+    /* Streamed out with the small writer: this is the most requested document of the daemon
+     * (every console refresh, every SCADA-side poller), and a jansson tree cost 5x more. */
+    struct json_buf b;
+    json_buf_init(&b, 64 + n * 110);
+    json_buf_raw(&b, "{\"points\":{");
+    for (size_t i = 0; i < n; i++) {
+        const struct point *p = &pts[i];
+        if (i)
+            json_buf_raw(&b, ",");
+        json_buf_str(&b, p->key);
+        json_buf_raw(&b, ":{\"value\":");
+        if (p->state == POINT_OK)
+            json_buf_num(&b, p->value);
+        else
+            json_buf_raw(&b, "null");
+        json_buf_raw(&b, ",\"unit\":");
+        json_buf_str(&b, p->unit);
+        json_buf_raw(&b, ",\"state\":\"");
+        json_buf_raw(&b, api_state_name(p->state));
+        json_buf_raw(&b, "\",\"ts\":");
+        if (p->wall_ms) {
+            json_buf_int(&b, p->wall_ms);
+            json_buf_raw(&b, ",\"age_ms\":");
+            json_buf_int(&b, now - p->mono_ms);
+        } else {
+            json_buf_raw(&b, "null,\"age_ms\":null");
+        }
+        json_buf_raw(&b, "}");
+    }
+    json_buf_raw(&b, "}}");
     free(pts);
-    api_reply_json(out, 200, json_pack("{s:o}", "points", points));
+    out->status = 200;
+    out->type = "application/json";
+    out->body = json_buf_take(&b, &out->len);
 }
 
 static void api_point(struct api_ctx *ctx, const char *key, struct api_reply *out)

@@ -126,8 +126,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (fd < 0)
         abort();
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0)
+    /* Tens of thousands of connections a second would exhaust one address's ephemeral ports
+     * (TIME_WAIT): each connection comes from the next source address of 127.0.0.0/8. */
+    static uint32_t next_src;
+    uint32_t src = next_src++ % (250u * 250u);
+    struct sockaddr_in from = {.sin_family = AF_INET,
+                               .sin_addr.s_addr =
+                                   htonl(0x7F000000u | (src / 250 + 1) << 8 | (src % 250 + 2))};
+    if (bind(fd, (struct sockaddr *)&from, sizeof(from)) != 0)
         abort();
+    int tries = 0;
+    while (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        /* a full accept backlog on a loaded machine: retry, but a server that stays unreachable
+         * is a failure */
+        if ((errno != EADDRNOTAVAIL && errno != EAGAIN && errno != ECONNREFUSED) || ++tries > 50)
+            abort();
+        close(fd);
+        usleep(20000);
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&from, sizeof(from)) != 0)
+            abort();
+    }
     size_t off = 0;
     while (off < size) {
         ssize_t w = send(fd, data + off, size - off, MSG_NOSIGNAL);
