@@ -119,7 +119,9 @@ struct notify_route {
     int64_t last_mail_mono, next_try_mono, backoff_ms;
     int heartbeat_yday;
     struct log_throttle throttle;
-    char last_error[256]; /* guarded by nt->lock */
+    char last_error[256];           /* guarded by nt->lock */
+    uint64_t delivered;             /* since start; guarded by nt->lock */
+    int64_t last_delivered_wall_ms; /* guarded by nt->lock */
     struct ticker *ticker;
 };
 
@@ -598,6 +600,8 @@ static void notify_route_tick(void *arg)
             r->backoff_ms = 0;
             pthread_mutex_lock(&r->nt->lock);
             r->last_error[0] = '\0';
+            r->delivered++;
+            r->last_delivered_wall_ms = util_wall_ms();
             pthread_mutex_unlock(&r->nt->lock);
             outbox_msg_clear(&m);
             notify_check_full(r->nt);
@@ -617,6 +621,67 @@ static void notify_route_tick(void *arg)
         outbox_msg_clear(&m);
         break;
     }
+}
+
+/* ---- outbox listing --------------------------------------------------------------------- */
+
+#define NOTIFY_LIST_MAX 200
+
+static const char *const notify_type_names[] = {
+    [NOTIFY_EMAIL] = "email",
+    [NOTIFY_EXEC] = "exec",
+    [NOTIFY_SMS] = "sms",
+};
+
+/* GET /api/v1/outbox: what waits in the durable outbox, per route, oldest first (at most
+ * NOTIFY_LIST_MAX per route), with each route's delivery state: the console's mail outbox. */
+static void notify_api_outbox(void *ctx, const struct api_request *rq, struct api_reply *out)
+{
+    struct notify *nt = ctx;
+    (void)rq;
+    json_t *msgs = json_array();
+    json_t *routes = json_array();
+    uint64_t *seqs = xmalloc(NOTIFY_LIST_MAX * sizeof(*seqs));
+    for (size_t i = 0; i < nt->nroutes; i++) {
+        struct notify_route *r = &nt->routes[i];
+        char err[256];
+        uint64_t delivered;
+        int64_t last_ok;
+        pthread_mutex_lock(&nt->lock);
+        util_strlcpy(err, r->last_error, sizeof(err));
+        delivered = r->delivered;
+        last_ok = r->last_delivered_wall_ms;
+        pthread_mutex_unlock(&nt->lock);
+        size_t n = outbox_list(nt->ob, r->mail_key, seqs, NOTIFY_LIST_MAX);
+        size_t shown = n < NOTIFY_LIST_MAX ? n : NOTIFY_LIST_MAX;
+        for (size_t k = 0; k < shown; k++) {
+            struct outbox_msg m;
+            if (outbox_get(nt->ob, seqs[k], &m) != 0)
+                continue;
+            /* the first message is the one being tried; the others wait behind it */
+            const char *state = k == 0 && err[0] ? "failed, retrying" : "queued";
+            json_array_append_new(msgs, json_pack("{s:I, s:s, s:s?, s:I, s:s, s:s?}", "seq",
+                                                  (json_int_t)m.seq, "route", r->name, "message_id",
+                                                  m.message_id, "ts", (json_int_t)m.created_wall_ms,
+                                                  "state", state, "error",
+                                                  k == 0 && err[0] ? err : NULL));
+            outbox_msg_clear(&m);
+        }
+        json_array_append_new(routes,
+                              json_pack("{s:s, s:s, s:I, s:I, s:I, s:s?}", "name", r->name, "type",
+                                        notify_type_names[r->type], "queued", (json_int_t)n,
+                                        "delivered", (json_int_t)delivered, "last_delivered",
+                                        (json_int_t)last_ok, "last_error", err[0] ? err : NULL));
+    }
+    free(seqs);
+    size_t count = 0, bytes = 0;
+    uint64_t refused = 0;
+    bool full = false;
+    outbox_stats(nt->ob, &count, &bytes, &refused, &full);
+    api_reply_json(out, 200,
+                   json_pack("{s:o, s:o, s:I, s:I, s:I, s:b}", "messages", msgs, "routes", routes,
+                             "total", (json_int_t)count, "bytes", (json_int_t)bytes, "refused",
+                             (json_int_t)refused, "full", full));
 }
 
 /* ---- test mail ------------------------------------------------------------------------ */
@@ -790,8 +855,10 @@ struct notify *notify_new(const struct conf *conf, struct alarm_engine *engine, 
         notify_route_init(nt, &nt->routes[nt->nroutes++], s, conf);
     for (size_t i = 0; i < nt->nroutes; i++)
         nt->routes[i].ticker = ticker_start("notify", 1000, notify_route_tick, &nt->routes[i]);
-    if (api)
+    if (api) {
         api_route_add(api, "POST", "/api/v1/notify/", notify_api_test, nt);
+        api_route_add(api, "GET", "/api/v1/outbox", notify_api_outbox, nt);
+    }
     notify_check_full(nt);
     return nt;
 }

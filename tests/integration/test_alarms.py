@@ -19,7 +19,8 @@ SINK = os.path.join(HERE, "..", "smtp_sink.py")
 def start_sink(site, port, *args):
     d = os.path.join(site.dir, "mail")
     os.makedirs(d, exist_ok=True)
-    p = subprocess.Popen([sys.executable, SINK, "--port", str(port), "--dir", d] + list(args),
+    # Debian's python3, which has python3-aiosmtpd (a pyenv python on PATH may not)
+    p = subprocess.Popen(["/usr/bin/python3", SINK, "--port", str(port), "--dir", d] + list(args),
                          stdout=subprocess.PIPE, stderr=open(os.path.join(site.dir, "sink.log"),
                                                              "a"), text=True)
     site.procs.append(p)
@@ -150,10 +151,21 @@ def test_smtp_down_restart_then_back_in_order():
                  len(s.api("/api/v1/alarms")["alarms"]) >= 3, 40)
         s.stop_daemon()
         s.start_daemon()
+        # the console's outbox listing shows them waiting, the first one failing
+        ob = wait_for("the outbox listing to show the failure", lambda: (lambda o: o if
+                      o["total"] >= 3 and o["routes"][0]["last_error"] else None)(
+                      s.api("/api/v1/outbox")), 20)
+        check([m["state"] for m in ob["messages"]][:2] == ["failed, retrying", "queued"],
+              "outbox states %r" % ob["messages"])
+        check(ob["routes"][0]["name"] == "ops" and ob["routes"][0]["queued"] >= 3,
+              "outbox routes %r" % ob["routes"])
         time.sleep(2)
         start_sink(s, port)
         got = wait_for("three mails", lambda: len(mails(s)) >= 3 and mails(s), 60)
         time.sleep(3)
+        ob = s.api("/api/v1/outbox")
+        check(ob["total"] == 0 and ob["routes"][0]["delivered"] >= 3 and
+              not ob["routes"][0]["last_error"], "outbox after delivery %r" % ob)
         got = mails(s)
         subjects = [m["Subject"] for m in got]
         check(len(got) == 3, "expected each mail once: %r" % subjects)
