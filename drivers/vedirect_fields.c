@@ -28,40 +28,27 @@ struct ved_label {
     long max;
 };
 
-/* Every label of protocols.md §1.2. Ranges are the wire limits of the devices (e.g. mV up to
- * 450 V panels, mA up to ±10 kA), so a value outside them cannot be real. */
+/* Every label of protocols.md §1.2, sorted by strcmp() for the binary search in ved_label_find
+ * (tests/test_vedirect_proto.c checks the order). Ranges are the wire limits of the devices (e.g.
+ * mV up to 450 V panels, mA up to ±10 kA), so a value outside them cannot be real. */
 static const struct ved_label ved_labels[] = {
-    {"V",        K_INT,   0,           1000000   },
-    {"V2",       K_INT,   0,           1000000   },
-    {"V3",       K_INT,   0,           1000000   },
-    {"VS",       K_INT,   -100000,     1000000   },
-    {"VM",       K_INT,   0,           1000000   },
-    {"DM",       K_INT,   -1000,       1000      },
-    {"VPV",      K_INT,   0,           1000000   },
-    {"PPV",      K_INT,   0,           1000000   },
-    {"I",        K_INT,   -10000000,   10000000  },
-    {"I2",       K_INT,   -10000000,   10000000  },
-    {"I3",       K_INT,   -10000000,   10000000  },
-    {"IL",       K_INT,   -10000000,   10000000  },
-    {"LOAD",     K_ONOFF, 0,           0         },
-    {"T",        K_INT,   -100,        200       },
-    {"P",        K_INT,   -1000000,    1000000   },
-    {"CE",       K_INT,   -100000000,  100000000 },
-    {"SOC",      K_INT,   0,           1000      },
-    {"TTG",      K_INT,   -1,          100000    },
-    {"Alarm",    K_ONOFF, 0,           0         },
-    {"Relay",    K_ONOFF, 0,           0         },
+    {"AC_OUT_I", K_INT,   -10000,      10000     },
+    {"AC_OUT_S", K_INT,   0,           1000000   },
+    {"AC_OUT_V", K_INT,   0,           100000    },
     {"AR",       K_INT,   0,           65535     },
-    {"OR",       K_HEX,   0,           0         },
+    {"Alarm",    K_ONOFF, 0,           0         },
+    {"BMV",      K_TEXT,  0,           0         },
+    {"CE",       K_INT,   -100000000,  100000000 },
+    {"CS",       K_INT,   0,           255       },
+    {"DC_IN_I",  K_INT,   -100000,     100000    },
+    {"DC_IN_P",  K_INT,   0,           1000000   },
+
+    {"DC_IN_V",  K_INT,   0,           100000    },
+    {"DM",       K_INT,   -1000,       1000      },
+    {"ERR",      K_INT,   0,           255       },
+    {"FW",       K_FW,    0,           0         },
+    {"FWE",      K_FWE,   0,           0         },
     {"H1",       K_INT,   -1000000000, 1000000000},
-    {"H2",       K_INT,   -1000000000, 1000000000},
-    {"H3",       K_INT,   -1000000000, 1000000000},
-    {"H4",       K_INT,   0,           1000000   },
-    {"H5",       K_INT,   0,           1000000   },
-    {"H6",       K_INT,   -2000000000, 2000000000},
-    {"H7",       K_INT,   0,           1000000   },
-    {"H8",       K_INT,   0,           1000000   },
-    {"H9",       K_INT,   0,           2000000000},
     {"H10",      K_INT,   0,           1000000   },
     {"H11",      K_INT,   0,           1000000   },
     {"H12",      K_INT,   0,           1000000   },
@@ -72,29 +59,44 @@ static const struct ved_label ved_labels[] = {
     {"H17",      K_INT,   0,           2000000000},
     {"H18",      K_INT,   0,           2000000000},
     {"H19",      K_INT,   0,           2000000000},
+    {"H2",       K_INT,   -1000000000, 1000000000},
     {"H20",      K_INT,   0,           100000    },
     {"H21",      K_INT,   0,           1000000   },
     {"H22",      K_INT,   0,           100000    },
     {"H23",      K_INT,   0,           1000000   },
-    {"HSDS",     K_INT,   0,           365       },
-    {"ERR",      K_INT,   0,           255       },
-    {"CS",       K_INT,   0,           255       },
-    {"BMV",      K_TEXT,  0,           0         },
-    {"FW",       K_FW,    0,           0         },
-    {"FWE",      K_FWE,   0,           0         },
-    {"PID",      K_HEX,   0,           0         },
-    {"SER#",     K_TEXT,  0,           0         },
+    {"H3",       K_INT,   -1000000000, 1000000000},
+    {"H4",       K_INT,   0,           1000000   },
+    {"H5",       K_INT,   0,           1000000   },
+    {"H6",       K_INT,   -2000000000, 2000000000},
+    {"H7",       K_INT,   0,           1000000   },
+    {"H8",       K_INT,   0,           1000000   },
+    {"H9",       K_INT,   0,           2000000000},
     {"HC#",      K_TEXT,  0,           0         },
+    {"HSDS",     K_INT,   0,           365       },
+    {"I",        K_INT,   -10000000,   10000000  },
+    {"I2",       K_INT,   -10000000,   10000000  },
+    {"I3",       K_INT,   -10000000,   10000000  },
+    {"IL",       K_INT,   -10000000,   10000000  },
+    {"LOAD",     K_ONOFF, 0,           0         },
     {"MODE",     K_INT,   0,           255       },
-    {"AC_OUT_V", K_INT,   0,           100000    },
-    {"AC_OUT_I", K_INT,   -10000,      10000     },
-    {"AC_OUT_S", K_INT,   0,           1000000   },
-    {"WARN",     K_INT,   0,           65535     },
-    {"MPPT",     K_INT,   0,           255       },
     {"MON",      K_INT,   -9,          8         },
-    {"DC_IN_V",  K_INT,   0,           100000    },
-    {"DC_IN_I",  K_INT,   -100000,     100000    },
-    {"DC_IN_P",  K_INT,   0,           1000000   },
+    {"MPPT",     K_INT,   0,           255       },
+    {"OR",       K_HEX,   0,           0         },
+    {"P",        K_INT,   -1000000,    1000000   },
+    {"PID",      K_HEX,   0,           0         },
+    {"PPV",      K_INT,   0,           1000000   },
+    {"Relay",    K_ONOFF, 0,           0         },
+    {"SER#",     K_TEXT,  0,           0         },
+    {"SOC",      K_INT,   0,           1000      },
+    {"T",        K_INT,   -100,        200       },
+    {"TTG",      K_INT,   -1,          100000    },
+    {"V",        K_INT,   0,           1000000   },
+    {"V2",       K_INT,   0,           1000000   },
+    {"V3",       K_INT,   0,           1000000   },
+    {"VM",       K_INT,   0,           1000000   },
+    {"VPV",      K_INT,   0,           1000000   },
+    {"VS",       K_INT,   -100000,     1000000   },
+    {"WARN",     K_INT,   0,           65535     },
 };
 
 #define ALL VED_CLS_ALL
@@ -208,12 +210,23 @@ int ved_parse_hex(const char *s, unsigned long *out)
     return 0;
 }
 
+static int ved_label_cmp(const void *key, const void *elem)
+{
+    return strcmp(key, ((const struct ved_label *)elem)->label);
+}
+
 static const struct ved_label *ved_label_find(const char *label)
 {
-    for (size_t i = 0; i < UTIL_ARRAY_SIZE(ved_labels); i++)
-        if (strcmp(ved_labels[i].label, label) == 0)
-            return &ved_labels[i];
-    return NULL;
+    return bsearch(label, ved_labels, UTIL_ARRAY_SIZE(ved_labels), sizeof(ved_labels[0]),
+                   ved_label_cmp);
+}
+
+bool ved_labels_sorted(void)
+{
+    for (size_t i = 1; i < UTIL_ARRAY_SIZE(ved_labels); i++)
+        if (strcmp(ved_labels[i - 1].label, ved_labels[i].label) >= 0)
+            return false;
+    return true;
 }
 
 bool ved_label_known(const char *label)

@@ -51,6 +51,9 @@ extern const size_t ved_alarm_bits_len;
  * the label's kind, -EINVAL otherwise. */
 int ved_field_check(const char *label, const char *value);
 
+/* True when the label table is strictly sorted (its lookup is a binary search). */
+bool ved_labels_sorted(void);
+
 /* True when label is in the protocol's label table. */
 bool ved_label_known(const char *label);
 

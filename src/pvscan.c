@@ -21,12 +21,12 @@
 #define PVSCAN_MIN_INTERVAL_MS 10000
 
 static const struct drv_key pvscan_keys[] = {
-    {"scan",                    DRV_KEY_STRING, "", "a.b.c.d/nn ranges, comma-separated; empty = off"},
-    {"port",                       DRV_KEY_INT, "502", "Modbus-TCP port probed"},
-    {"interval",                         DRV_KEY_DURATION, "1h", "time between two scans (at least 10s)"},
-    {"pause",DRV_KEY_DURATION, "500ms", "pause between two addresses: the rate limit"},
-    {"timeout", DRV_KEY_DURATION, "1s", "response timeout of one probe"},
-    {0               },
+    {"scan",     DRV_KEY_STRING,   "",      "a.b.c.d/nn ranges, comma-separated; empty = off"},
+    {"port",     DRV_KEY_INT,      "502",   "Modbus-TCP port probed"                         },
+    {"interval", DRV_KEY_DURATION, "1h",    "time between two scans (at least 10s)"          },
+    {"pause",    DRV_KEY_DURATION, "500ms", "pause between two addresses: the rate limit"    },
+    {"timeout",  DRV_KEY_DURATION, "1s",    "response timeout of one probe"                  },
+    {NULL,       0,                NULL,    NULL                                             },
 };
 
 /* Splits the comma-separated ranges of s into r[]; 0 or -EINVAL. */

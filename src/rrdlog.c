@@ -32,12 +32,12 @@ const struct rrdlog_rra rrdlog_rras[] = {
 const size_t rrdlog_nrras = UTIL_ARRAY_SIZE(rrdlog_rras);
 
 static const struct drv_key rrdlog_keys[] = {
-    {"enabled",                                              DRV_KEY_BOOL, "yes", "log history to RRD files under state_dir/rrd/"},
-    {"include",                                                 DRV_KEY_STRING, "*", "point keys to log: space-separated fnmatch patterns"},
-    {"exclude",                                                      DRV_KEY_STRING, "", "point keys never logged (fnmatch patterns)"},
-    {"cache",DRV_KEY_DURATION, "15m", "without rrdcached: samples kept in memory this long"},
-    {"rrdcached", DRV_KEY_STRING, "", "unix:/run/rrdcached.sock to write through rrdcached"},
-    {0                                             },
+    {"enabled",   DRV_KEY_BOOL,     "yes", "log history to RRD files under state_dir/rrd/"      },
+    {"include",   DRV_KEY_STRING,   "*",   "point keys to log: space-separated fnmatch patterns"},
+    {"exclude",   DRV_KEY_STRING,   "",    "point keys never logged (fnmatch patterns)"         },
+    {"cache",     DRV_KEY_DURATION, "15m", "without rrdcached: samples kept in memory this long"},
+    {"rrdcached", DRV_KEY_STRING,   "",    "unix:/run/rrdcached.sock to write through rrdcached"},
+    {NULL,        0,                NULL,  NULL                                                 },
 };
 
 static int rrdlog_conf_check(const struct conf_section *s, struct conf_error *e)
@@ -201,7 +201,7 @@ int rrdlog_file_update(const char *path, const char *daemon, size_t n, const tim
 
 struct rrdlog_pt {
     char key[STORE_KEY_MAX];
-    char path[PATH_MAX];
+    char *path;   /* exact size: a PATH_MAX array per point cost 4 kB each of resident memory */
     bool checked; /* file found valid or created */
     bool broken;  /* corrupt or foreign file: left untouched, point not logged */
     time_t last;  /* last timestamp in the file */
@@ -352,10 +352,13 @@ static struct rrdlog_pt *rrdlog_pt_get(struct rrdlog *r, size_t idx, const char 
     struct rrdlog_pt *pt = &r->pts[r->npts++];
     memset(pt, 0, sizeof(*pt));
     util_strlcpy(pt->key, key, sizeof(pt->key));
-    if (rrdlog_key_path(r->dir, key, pt->path, sizeof(pt->path)) != 0) {
+    char path[PATH_MAX];
+    if (rrdlog_key_path(r->dir, key, path, sizeof(path)) != 0) {
         log_msg(LOG_ERR, "rrd: file name of %s is too long; not logged", key);
         pt->broken = true;
+        path[0] = '\0';
     }
+    pt->path = xstrdup(path);
     return pt;
 }
 
@@ -407,6 +410,7 @@ static void rrdlog_free(struct rrdlog *r)
     for (size_t i = 0; i < r->npts; i++) {
         free(r->pts[i].ts);
         free(r->pts[i].v);
+        free(r->pts[i].path);
     }
     for (size_t i = 0; i < r->ninclude; i++)
         free(r->include[i]);

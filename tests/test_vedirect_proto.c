@@ -830,6 +830,13 @@ static void test_framer_rejects(void)
 
 /* A label outside the table is rejected until it has come in VED_LEARN_AFTER consecutive valid
  * blocks (a new firmware field), then accepted; an 11-character label is the longest allowed. */
+static void test_label_table_sorted(void)
+{
+    TEST_CHECK(ved_labels_sorted());
+    TEST_CHECK(ved_label_known("AC_OUT_I") && ved_label_known("V") && ved_label_known("SER#"));
+    TEST_CHECK(!ved_label_known("W") && !ved_label_known("") && !ved_label_known("v"));
+}
+
 static void test_unknown_label_learning(void)
 {
     struct ved_framer f;
@@ -1969,6 +1976,7 @@ int main(void)
     TEST_RUN(test_captures_match_reference);
     TEST_RUN(test_corrupt_capture_rejected);
     TEST_RUN(test_partial_first_block_rejected);
+    TEST_RUN(test_label_table_sorted);
     TEST_RUN(test_framer_rejects);
     TEST_RUN(test_unknown_label_learning);
     TEST_RUN(test_truncated_block);

@@ -212,8 +212,10 @@ def scenario_kill9(args):
         # now let the mail go: a real SMTP sink on that port, and every queued mail arrives
         maildir = os.path.join(s.dir, "mail")
         os.mkdir(maildir)
-        sink = subprocess.Popen([sys.executable, "tests/smtp_sink.py", "--port", str(smtp_port),
-                                 "--dir", maildir], stdout=subprocess.PIPE, text=True)
+        # Debian's python3, which has python3-aiosmtpd (a pyenv python on PATH may not)
+        sink = subprocess.Popen(["/usr/bin/python3", "tests/smtp_sink.py", "--port",
+                                 str(smtp_port), "--dir", maildir],
+                                stdout=subprocess.PIPE, text=True)
         s.procs.append(sink)
         check(sink.stdout.readline().startswith("ready"), "smtp sink did not start")
         start_daemon_env(s, {})
