@@ -50,7 +50,7 @@ t0=$(ticks $daemon); e0=$(ticks $emu); s0=$(date +%s.%N)
 sleep "$seconds"
 t1=$(ticks $daemon); e1=$(ticks $emu); s1=$(date +%s.%N)
 hz=$(getconf CLK_TCK)
-devices_ok=$(curl -s "http://127.0.0.1:$port/api/v1/health" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["devices_ok"])')
+devices_ok=$(curl -s "http://127.0.0.1:$port/api/v1/devices" | /usr/bin/python3 -c 'import json,sys; print(sum(1 for d in json.load(sys.stdin)["devices"] if d["driver"] == "vedirect" and d["state"] == "ok"))')
 awk -v t0="$t0" -v t1="$t1" -v e0="$e0" -v e1="$e1" -v s0="$s0" -v s1="$s1" -v hz="$hz" 'BEGIN {
     printf "daemon CPU: %.2f %% of one core   (emulators: %.2f %%)\n", (t1-t0)/hz/(s1-s0)*100, (e1-e0)/hz/(s1-s0)*100 }'
 grep -E '^(RssAnon|VmRSS|VmHWM|Threads)' /proc/$daemon/status | sed 's/^/daemon /'
