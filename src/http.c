@@ -19,8 +19,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define HTTP_CONN_LIMIT 128
-#define HTTP_CONN_TIMEOUT_S 30
+/* Connections: at most HTTP_CONN_LIMIT at once, and at most HTTP_PER_IP_LIMIT from one address,
+ * so that one host holding idle connections cannot lock the console out for everybody else
+ * (tests/faults: flood_http). 64 per address still serves 50 console tabs / SSE clients of one
+ * machine. An idle connection is closed after HTTP_CONN_TIMEOUT_S. */
+#define HTTP_CONN_LIMIT 256
+#define HTTP_PER_IP_LIMIT 64
+#define HTTP_CONN_TIMEOUT_S 15
 #define HTTP_MEMORY_LIMIT (64 * 1024)
 #define HTTP_BODY_MAX (256 * 1024)
 #define HTTP_THREAD_STACK (256 * 1024)
@@ -329,10 +334,10 @@ struct http_server *http_start(const char *listen, const char *web_root, const c
         flags |= MHD_USE_TLS;
     h->mhd = MHD_start_daemon(
         flags, (uint16_t)port, NULL, NULL, http_handler, h, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)HTTP_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)HTTP_MEMORY_LIMIT, MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL,
-        MHD_OPTION_THREAD_STACK_SIZE, (size_t)HTTP_THREAD_STACK,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)HTTP_PER_IP_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT, MHD_OPTION_NOTIFY_COMPLETED,
+        http_completed, NULL, MHD_OPTION_THREAD_STACK_SIZE, (size_t)HTTP_THREAD_STACK,
         /* without TLS the list ends here; with it, the PEM buffers live in h until stop */
         tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert, MHD_OPTION_HTTPS_MEM_KEY, key,
         MHD_OPTION_END);
