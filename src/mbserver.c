@@ -169,6 +169,13 @@ struct mbs_override {
 struct mbs_client {
     int fd; /* -1 when the slot is free */
     uint64_t gen;
+    /* for GET /api/v1/modbus/clients: written by the poll thread under *info_lock (requests:
+     * atomic), read by HTTP threads */
+    pthread_mutex_t *info_lock;
+    bool open;
+    char peer[48];
+    int64_t since_wall_ms;
+    uint64_t requests;
     bool busy; /* a write is running on the command thread */
     int64_t last_ms;
     size_t rxlen, txlen, txoff;
@@ -221,6 +228,7 @@ struct mbserver {
 
     /* command thread: jobs in, results out (guarded by lock) */
     pthread_t wthread;
+    pthread_mutex_t info_lock; /* the clients' peer/open/since fields */
     pthread_mutex_t lock;
     pthread_cond_t cond;
     struct mbs_job todo[MBS_JOBS], done[MBS_JOBS];
@@ -828,6 +836,11 @@ static void mbs_close(struct mbs_client *c)
 {
     if (c->fd >= 0)
         close(c->fd);
+    if (c->open) {
+        pthread_mutex_lock(c->info_lock);
+        c->open = false;
+        pthread_mutex_unlock(c->info_lock);
+    }
     c->fd = -1;
     c->busy = false;
     c->rxlen = c->txlen = c->txoff = 0;
@@ -931,6 +944,18 @@ static void mbs_accept(struct mbserver *s)
         c->busy = false;
         c->rxlen = c->txlen = c->txoff = 0;
         c->last_ms = util_mono_ms();
+        char peer[48] = "?";
+        if (ss.ss_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)&ss)->sin_addr, peer, sizeof(peer));
+        else if (ss.ss_family == AF_INET6)
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)&ss)->sin6_addr, peer,
+                      sizeof(peer));
+        pthread_mutex_lock(c->info_lock);
+        c->open = true;
+        util_strlcpy(c->peer, peer, sizeof(c->peer));
+        c->since_wall_ms = util_wall_ms();
+        __atomic_store_n(&c->requests, 0, __ATOMIC_RELAXED);
+        pthread_mutex_unlock(c->info_lock);
     }
 }
 
@@ -945,6 +970,7 @@ static void mbs_read_client(struct mbserver *s, struct mbs_client *c, size_t slo
         return;
     c->rxlen += (size_t)n;
     c->last_ms = util_mono_ms();
+    __atomic_fetch_add(&c->requests, 1, __ATOMIC_RELAXED);
     if (mbs_parse(s, c, slot) != 0 || mbs_flush(c) != 0)
         mbs_close(c);
 }
@@ -1042,6 +1068,28 @@ static void *mbs_loop(void *arg)
 
 /* ---- API --------------------------------------------------------------------------------- */
 
+/* GET /api/v1/modbus/clients: the SCADA clients connected now (peer, since, reads received). */
+static void mbs_api_clients(void *ctx, const struct api_request *r, struct api_reply *out)
+{
+    struct mbserver *s = ctx;
+    (void)r;
+    json_t *arr = json_array();
+    pthread_mutex_lock(&s->info_lock);
+    for (int i = 0; i < s->max_clients; i++) {
+        const struct mbs_client *c = &s->clients[i];
+        if (!c->open)
+            continue;
+        json_array_append_new(
+            arr,
+            json_pack("{s:s, s:I, s:I}", "peer", c->peer, "since", (json_int_t)c->since_wall_ms,
+                      "requests", (json_int_t)__atomic_load_n(&c->requests, __ATOMIC_RELAXED)));
+    }
+    pthread_mutex_unlock(&s->info_lock);
+    api_reply_json(out, 200,
+                   json_pack("{s:s, s:i, s:o}", "listen", s->listen, "max_clients", s->max_clients,
+                             "clients", arr));
+}
+
 static void mbs_api_units(void *ctx, const struct api_request *r, struct api_reply *out)
 {
     (void)r;
@@ -1073,6 +1121,8 @@ static void mbs_free(struct mbserver *s)
     for (int i = 0; i < 2; i++)
         if (s->wake[i] >= 0)
             close(s->wake[i]);
+    if (s->clients)
+        pthread_mutex_destroy(&s->info_lock);
     free(s->clients);
     for (size_t i = 0; i < MBS_MAX_UNITS; i++)
         free(s->images[i].regs);
@@ -1121,8 +1171,11 @@ static int mbs_start(struct core *core, void **inst)
         return rc;
     }
     s->clients = xcalloc((size_t)s->max_clients, sizeof(*s->clients));
-    for (int i = 0; i < s->max_clients; i++)
+    pthread_mutex_init(&s->info_lock, NULL);
+    for (int i = 0; i < s->max_clients; i++) {
         s->clients[i].fd = -1;
+        s->clients[i].info_lock = &s->info_lock;
+    }
     log_throttle_init(&s->full_log, 60000);
     log_throttle_init(&s->deny_log, 60000);
     if (pipe(s->wake) != 0 || mbs_nonblock(s->wake[0]) != 0 || mbs_nonblock(s->wake[1]) != 0 ||
@@ -1154,6 +1207,7 @@ static int mbs_start(struct core *core, void **inst)
         return -rc;
     }
     api_route_add(core->api, "GET", "/api/v1/modbus/units", mbs_api_units, s);
+    api_route_add(core->api, "GET", "/api/v1/modbus/clients", mbs_api_clients, s);
     log_msg(LOG_INFO, "modbus: serving %zu registers on %s (%s for invalid values, %zu writable)",
             mbmap_count(s->map), s->listen, s->invalid == MBMAP_INVALID_ZERO ? "zero" : "sentinels",
             s->nrules);

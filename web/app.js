@@ -757,8 +757,13 @@ PAGES.diagnostics = async (view) => {
       h("tbody", {}, S.devices.map((d) => h("tr", {}, h("td", { class: "state-" + d.state }, d.name), h("td", {}, d.connection),
         ...Object.values(d.counters).map((v) => h("td", { class: "num" }, v.toLocaleString()))))))),
     h("section", { class: "card wide" }, h("h2", {}, "Recent log"), logBox)));
-  const mb = await optional("/api/v1/modbus/clients") || await optional("/api/v1/modbus/units");
-  mbBox.replaceChildren(mb ? h("pre", { class: "log" }, JSON.stringify(mb, null, 2)) : na("the Modbus server is not running"));
+  const mb = await optional("/api/v1/modbus/clients");
+  mbBox.replaceChildren(!mb ? na("the Modbus server is not running") : h("div", {},
+    h("p", { class: "muted" }, "Listening on " + mb.listen + ", at most " + mb.max_clients + " clients."),
+    mb.clients.length ? h("table", {}, h("thead", {}, h("tr", {}, ["Client", "Connected since", "Reads"].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, mb.clients.map((c) => h("tr", {}, h("td", {}, c.peer), h("td", {}, new Date(c.since).toLocaleString()),
+        h("td", { class: "num" }, c.requests.toLocaleString())))))
+      : h("p", { class: "muted" }, "No SCADA client connected.")));
   if (!isAdmin()) { logBox.replaceChildren(na("log lines are for admins")); return; }
   try {
     const l = await api("/api/v1/log", { quiet: true });

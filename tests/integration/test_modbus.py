@@ -305,6 +305,12 @@ def test_modbus_64_clients_and_misbehaving_ones():
                 sent += deaf.send(frame)
         except BlockingIOError:
             pass
+        # the console's diagnostics list the connected SCADA clients
+        cl = wait_for("two clients listed", lambda: (lambda d: d if len(d["clients"]) >= 2
+                                                         else None)(
+            s.api("/api/v1/modbus/clients")), 10)
+        check(all(c["peer"] == "127.0.0.1" and c["since"] > 0 for c in cl["clients"]) and
+              max(c["requests"] for c in cl["clients"]) >= 1, "clients %r" % cl)
         t0 = time.monotonic()
         out = subprocess.run([MB_LOAD, "load", "127.0.0.1", str(mport), "100", "800", "50", "64",
                               "4"], capture_output=True, text=True, timeout=60).stdout
