@@ -24,6 +24,27 @@ def check(cond, msg):
         raise TestFailure(msg)
 
 
+def capture_values(rel, label):
+    """Every value of label in the checksum-valid blocks of a real capture under TESTDATA
+    (independent of the C parser: split at 'Checksum\\t<byte>', keep blocks whose bytes sum to
+    0 mod 256)."""
+    with open(os.path.join(TESTDATA, rel), "rb") as f:
+        data = f.read()
+    values, start = set(), 0
+    key = b"Checksum\t"
+    while True:
+        i = data.find(key, start)
+        if i < 0 or i + len(key) >= len(data):
+            return values
+        end = i + len(key) + 1
+        block = data[start:end]
+        if sum(block) % 256 == 0:
+            for line in block.split(b"\r\n"):
+                if line.startswith(label.encode() + b"\t"):
+                    values.add(line.split(b"\t", 1)[1].decode())
+        start = end
+
+
 def free_port():
     """A free TCP port on 127.0.0.1 (tests never use another address)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

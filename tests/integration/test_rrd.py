@@ -7,7 +7,7 @@ import subprocess
 import time
 import urllib.request
 
-from itlib import TESTDATA, Site, check, wait_for
+from itlib import TESTDATA, Site, capture_values, check, wait_for
 BMV = "vedirect/karioja_bvm702.dump"
 # rrd_graph's font libraries keep caches for the life of the process, and librrd 1.7.2 leaks a
 # few bytes per graph: see tests/lsan-rrdgraph.supp (it matches only frames in those libraries).
@@ -26,24 +26,6 @@ def start_daemon(site):
         else:
             os.environ["LSAN_OPTIONS"] = old
 
-
-def capture_values(rel, label):
-    """Every value of label in the checksum-valid blocks of a real capture (blocks end at
-    'Checksum\\t<byte>' and sum to 0 mod 256), independent of the C parser."""
-    data = open(os.path.join(TESTDATA, rel), "rb").read()
-    values, start = set(), 0
-    key = b"Checksum\t"
-    while True:
-        i = data.find(key, start)
-        if i < 0 or i + len(key) >= len(data):
-            return values
-        end = i + len(key) + 1
-        block = data[start:end]
-        if sum(block) % 256 == 0:
-            for line in block.split(b"\r\n"):
-                if line.startswith(label.encode() + b"\t"):
-                    values.add(line.split(b"\t", 1)[1].decode())
-        start = end
 
 
 def known(site, key, since="-10m"):

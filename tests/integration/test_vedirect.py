@@ -6,26 +6,8 @@ import socket
 import subprocess
 import time
 
-from itlib import BUILD, TESTDATA, Site, check, free_port, wait_for
+from itlib import BUILD, TESTDATA, Site, capture_values, check, free_port, wait_for
 
-
-def capture_values(rel, label):
-    """Every value of label in the checksum-valid blocks of a real capture (independent of the
-    C parser: split at 'Checksum\\t<byte>', keep blocks whose bytes sum to 0 mod 256)."""
-    data = open(os.path.join(TESTDATA, rel), "rb").read()
-    values, start, i = set(), 0, 0
-    key = b"Checksum\t"
-    while True:
-        i = data.find(key, start)
-        if i < 0 or i + len(key) >= len(data):
-            return values
-        end = i + len(key) + 1
-        block = data[start:end]
-        if sum(block) % 256 == 0:
-            for line in block.split(b"\r\n"):
-                if line.startswith(label.encode() + b"\t"):
-                    values.add(line.split(b"\t", 1)[1].decode())
-        start = end
 
 
 def ok_value(site, key):
