@@ -33,7 +33,7 @@ def run_units(binaries):
     return passed, failed
 
 
-def run_integration(only):
+def run_integration(only, flaky):
     sys.path.insert(0, HERE)
     passed = failed = 0
     idir = os.path.join(HERE, "integration")
@@ -47,16 +47,26 @@ def run_integration(only):
         for name in sorted(n for n in dir(mod) if n.startswith("test_")):
             if only and only not in name:
                 continue
-            t0 = time.monotonic()
-            try:
-                getattr(mod, name)()
-                passed += 1
-                print("ok   %s (%.1f s)" % (name, time.monotonic() - t0), flush=True)
-            except Exception:  # a failing test must not stop the others
-                failed += 1
-                print("FAIL %s (%.1f s)" % (name, time.monotonic() - t0))
-                traceback.print_exc(limit=4)
-                sys.stdout.flush()
+            # An integration test runs real daemons and emulators against wall-clock bounds on a
+            # shared 2-core machine: one that fails is run once more and reported as FLAKY when
+            # the second run passes (listed at the end); two failures in a row fail the suite.
+            for attempt in (1, 2):
+                t0 = time.monotonic()
+                try:
+                    getattr(mod, name)()
+                    passed += 1
+                    if attempt == 2:
+                        flaky.append(name)
+                    print("%s %s (%.1f s)" % ("ok  " if attempt == 1 else "ok   (FLAKY: passed on retry)",
+                                              name, time.monotonic() - t0), flush=True)
+                    break
+                except Exception:  # a failing test must not stop the others
+                    print("FAIL %s (%.1f s)%s" % (name, time.monotonic() - t0,
+                                                  "" if attempt == 2 else ", running it once more"))
+                    traceback.print_exc(limit=4)
+                    sys.stdout.flush()
+                    if attempt == 2:
+                        failed += 1
     return passed, failed
 
 
@@ -69,7 +79,10 @@ def main():
     a = ap.parse_args()
     os.environ["SITEWATCH_BUILD"] = a.build
     p1, f1 = run_units(a.units) if not a.only else (0, 0)
-    p2, f2 = (0, 0) if a.no_integration else run_integration(a.only)
+    flaky = []
+    p2, f2 = (0, 0) if a.no_integration else run_integration(a.only, flaky)
+    if flaky:
+        print("FLAKY (failed once, passed on retry): %s" % ", ".join(flaky))
     print("%d passed, %d failed" % (p1 + p2, f1 + f2))
     sys.exit(1 if f1 + f2 else 0)
 
