@@ -25,7 +25,7 @@ EMU_SRC := $(wildcard tests/emu/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
 HARNESS := tests/harness.c
 BENCH_SRC := $(wildcard tests/bench/*.c)
-HDRS := $(wildcard src/*.h drivers/*.h drivers/*.def tests/*.h tests/emu/*.h)
+HDRS := $(wildcard src/*.h src/*.def drivers/*.h drivers/*.def tests/*.h tests/emu/*.h tests/fuzz/*.h)
 
 # Objects the emulator and CLI share with the daemon: pure code, no daemon state.
 SHARED_SRC := src/util.c src/log.c drivers/vedirect_proto.c drivers/vedirect_fields.c \

@@ -17,8 +17,9 @@
 #include "store.h"
 #include "util.h"
 
+#include "fuzz_tmpdir.h"
+
 #include <errno.h>
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,30 +55,12 @@ static int fuzz_command(struct core *core, const char *device, const char *name,
     return strcmp(device, "bmv") == 0 ? 0 : -ENOENT;
 }
 
-static int fuzz_rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    (void)remove(path); /* best effort: a leftover file is harmless */
-    return 0;
-}
-
-/* Removes the private state directory when the fuzzer exits. */
-static void fuzz_cleanup(void)
-{
-    (void)nftw(fz.dir, fuzz_rm, 8, FTW_DEPTH | FTW_PHYS);
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
     log_init("fuzz_api", LOG_CRIT, false);
-    (void)util_snprintf(fz.dir, sizeof(fz.dir), "/tmp/sitewatch-fuzz-api-%ld", (long)getpid());
-    if (util_mkdirs(fz.dir, 0700) != 0)
-        abort();
-    atexit(fuzz_cleanup);
+    util_strlcpy(fz.dir, fuzz_tmpdir("fuzz-api"), sizeof(fz.dir));
     char text[2048], err[512];
     (void)util_snprintf(text, sizeof(text),
                         "[daemon]\nstate_dir = %s\nsite_name = fuzz\n"

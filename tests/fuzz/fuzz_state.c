@@ -14,7 +14,8 @@
 #include "store.h"
 #include "util.h"
 
-#include <ftw.h>
+#include "fuzz_tmpdir.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,21 +39,6 @@ static struct {
     struct conf *conf;
 } fz;
 
-static int fuzz_rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    (void)remove(path); /* best effort: a leftover file is harmless */
-    return 0;
-}
-
-/* Removes the private state directory when the fuzzer exits. */
-static void fuzz_cleanup(void)
-{
-    (void)nftw(fz.dir, fuzz_rm, 8, FTW_DEPTH | FTW_PHYS);
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
@@ -63,10 +49,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         fprintf(stderr, "fuzz_state: %s\n", err);
         abort();
     }
-    (void)util_snprintf(fz.dir, sizeof(fz.dir), "/tmp/sitewatch-fuzz-state-%ld", (long)getpid());
-    if (util_mkdirs(fz.dir, 0700) != 0)
-        abort();
-    atexit(fuzz_cleanup);
+    util_strlcpy(fz.dir, fuzz_tmpdir("fuzz-state"), sizeof(fz.dir));
     return 0;
 }
 
