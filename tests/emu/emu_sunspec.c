@@ -1,5 +1,6 @@
 /* emu_sunspec: the sunspec subcommand of sitewatch-emu: options, the libmodbus server loop over
- * every client, and the fault modes (stop, delay, rst, exception, garbage, night). */
+ * every client, the fault modes (stop, delay, rst, exception, garbage, night) and what a unit id
+ * nobody serves gets (--unknown-unit). */
 #include "emu_sunspec.h"
 
 #include "emu_site.h"
@@ -39,6 +40,17 @@ enum emu_ss_fault {
 static const char *const emu_ss_fault_names[] = {"none",      "stop",    "delay", "rst",
                                                  "exception", "garbage", "night"};
 
+/* What a request for a unit id nobody serves gets. Real servers differ: a data manager answers
+ * exception 0x0B (gateway target failed to respond), some gateways and devices close or reset
+ * the TCP connection, others never answer (issue 14). */
+enum emu_ss_unknown {
+    EMU_SS_UNKNOWN_EXCEPTION, /* exception 0x0B, the connection stays */
+    EMU_SS_UNKNOWN_RESET,     /* the connection is reset (RST) */
+    EMU_SS_UNKNOWN_CLOSE,     /* the connection is closed (FIN: the client reads end of file) */
+    EMU_SS_UNKNOWN_SILENT,    /* the request is read and never answered */
+};
+static const char *const emu_ss_unknown_names[] = {"exception", "reset", "close", "silent"};
+
 struct emu_ss {
     const struct emu_ss_kind *kind; /* NULL: dump */
     struct sunspec_image dump;
@@ -46,6 +58,7 @@ struct emu_ss {
     struct emu_ss_inv inv[EMU_SS_UNITS_MAX];
     size_t ninv;
     enum emu_ss_fault fault;
+    enum emu_ss_unknown unknown_unit;
     bool fault_on;
     long delay_ms;
     struct emu_site *site;
@@ -60,9 +73,10 @@ static void emu_ss_usage(FILE *f)
            "         [--dump FILE | --model fronius-float|fronius-int|sma|three-phase]\n"
            "         [--units 1,2,3 | 1-100] [--base 40000|50000|0] [--start-hour H (local time)]\n"
            "         [--fault none|stop|delay|rst|exception|garbage|night] [--fault-idle]\n"
-           "         [--delay MS]\n"
+           "         [--delay MS] [--unknown-unit exception|reset|close|silent]\n"
            "Prints \"ready 127.0.0.1:<port>\". SIGUSR1 toggles the fault on and off, SIGUSR2 logs\n"
-           "the number of requests and registers served.\n");
+           "the number of requests and registers served. --unknown-unit: what a request for a\n"
+           "unit id not served gets (default exception 0x0B, like a data manager).\n");
 }
 
 /* "1,2,3" or "1-100" → unit ids. */
@@ -105,6 +119,15 @@ static struct emu_ss_inv *emu_ss_unit(struct emu_ss *e, int unit)
         if (e->inv[i].unit == unit)
             return &e->inv[i];
     return NULL;
+}
+
+/* True when unit is served: one of the inverters, or SMA's proprietary unit 3. */
+static bool emu_ss_serves(const struct emu_ss *e, int unit)
+{
+    for (size_t i = 0; i < e->ninv; i++)
+        if (e->inv[i].unit == unit)
+            return true;
+    return e->kind && emu_ss_kind_sma(e->kind) && unit == 3 && e->ninv > 0;
 }
 
 static double emu_ss_now(void)
@@ -180,6 +203,20 @@ static int emu_ss_request(struct emu_ss *e, modbus_t *mb, int fd, const uint8_t 
         }
     }
     int unit = req[6], fn = req[7];
+    if (!emu_ss_serves(e, unit)) {
+        switch (e->unknown_unit) {
+        case EMU_SS_UNKNOWN_RESET:
+            emu_ss_reset(fd);
+            return EMU_SS_GONE;
+        case EMU_SS_UNKNOWN_CLOSE:
+            return EMU_SS_CLOSE;
+        case EMU_SS_UNKNOWN_SILENT:
+            return EMU_SS_KEEP;
+        case EMU_SS_UNKNOWN_EXCEPTION:
+            modbus_reply_exception(mb, req, MODBUS_EXCEPTION_GATEWAY_TARGET);
+            return EMU_SS_KEEP;
+        }
+    }
     if ((fn != MODBUS_FC_READ_HOLDING_REGISTERS && fn != MODBUS_FC_READ_INPUT_REGISTERS) ||
         len < 12) {
         modbus_reply_exception(mb, req, MODBUS_EXCEPTION_ILLEGAL_FUNCTION);
@@ -310,7 +347,18 @@ static int emu_ss_serve(struct emu_ss *e, int lfd, const sigset_t *set)
 static int emu_ss_parse(struct emu_ss *e, int argc, char **argv, const char **listen_spec,
                         double *start_hour)
 {
-    enum { O_LISTEN = 256, O_DUMP, O_MODEL, O_UNITS, O_BASE, O_FAULT, O_IDLE, O_DELAY, O_HOUR };
+    enum {
+        O_LISTEN = 256,
+        O_DUMP,
+        O_MODEL,
+        O_UNITS,
+        O_BASE,
+        O_FAULT,
+        O_IDLE,
+        O_DELAY,
+        O_HOUR,
+        O_UNKNOWN
+    };
     static const struct option opts[] = {
         {"listen",           required_argument, NULL, O_LISTEN},
         {"dump",              required_argument, NULL, O_DUMP},
@@ -321,8 +369,9 @@ static int emu_ss_parse(struct emu_ss *e, int argc, char **argv, const char **li
         {"fault-idle",              no_argument, NULL, O_IDLE},
         {"delay",                  required_argument, NULL, O_DELAY},
         {"start-hour",              required_argument, NULL, O_HOUR},
-        {"help",           no_argument, NULL, 'h'},
-        {0            },
+        {"unknown-unit",           required_argument, NULL, O_UNKNOWN},
+        {"help",             no_argument, NULL, 'h'},
+        {0             },
     };
     const char *dump = NULL, *model = NULL, *units = NULL;
     long base = 40000;
@@ -354,6 +403,14 @@ static int emu_ss_parse(struct emu_ss *e, int argc, char **argv, const char **li
             for (size_t i = 0; i < UTIL_ARRAY_SIZE(emu_ss_fault_names); i++)
                 if (strcmp(optarg, emu_ss_fault_names[i]) == 0) {
                     e->fault = (enum emu_ss_fault)i;
+                    bad = 0;
+                }
+            break;
+        case O_UNKNOWN:
+            bad = 1;
+            for (size_t i = 0; i < UTIL_ARRAY_SIZE(emu_ss_unknown_names); i++)
+                if (strcmp(optarg, emu_ss_unknown_names[i]) == 0) {
+                    e->unknown_unit = (enum emu_ss_unknown)i;
                     bad = 0;
                 }
             break;
