@@ -156,6 +156,7 @@ static json_t *api_device_json(const struct device_info *d)
     json_object_set_new(o, "connection", json_string(d->connection));
     json_object_set_new(o, "state", json_string(store_conn_name(d->conn)));
     json_object_set_new(o, "status", json_string(d->status));
+    json_object_set_new(o, "discovery", d->discovery[0] ? json_string(d->discovery) : json_null());
     json_object_set_new(o, "since", json_integer(d->conn_since_wall_ms));
     json_object_set_new(o, "counters", counters);
     return o;

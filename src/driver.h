@@ -78,12 +78,21 @@ void drv_set_identity(struct drv_instance *di, uint32_t product_id, const char *
                       const char *serial, const char *firmware);
 void drv_set_service(struct drv_instance *di, const char *service);
 void drv_set_connection(struct drv_instance *di, const char *where);
+/* How the driver is looking or last looked for the device (the addresses or unit ids tried and
+ * how each answered), shown as "discovery" in the device status; it stays until replaced. */
+void drv_set_discovery(struct drv_instance *di, const char *text);
 void drv_count(struct drv_instance *di, enum dev_counter c, uint64_t n);
 /* Says what is wrong, for the device status and the runner's (throttled) log line. */
 void drv_status(struct drv_instance *di, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Marks the link healthy (first valid data after open); the runner logs the recovery. */
 void drv_link_ok(struct drv_instance *di);
+/* Small per-device state files kept across restarts: <state_dir>/<driver>-<device>.<what>.
+ * drv_state_read copies the file into buf[len] (NUL-terminated; -EFBIG when it does not fit):
+ * 0, -ENOENT when there is none (or no state_dir), or -errno. drv_state_write replaces it
+ * atomically (tmp + fsync + rename): 0 or -errno. */
+int drv_state_read(const struct drv_instance *di, const char *what, char *buf, size_t len);
+int drv_state_write(const struct drv_instance *di, const char *what, const char *text);
 /* Caps the runner's back-off for this instance (a local serial port is cheap to reopen). */
 void drv_set_backoff_max(struct drv_instance *di, int64_t ms);
 

@@ -195,7 +195,9 @@ static void main_start_devices(struct main_state *m, struct runner **keep)
 {
     m->runners = xcalloc(m->conf->ndevices ? m->conf->ndevices : 1, sizeof(*m->runners));
     for (size_t i = 0; i < m->conf->ndevices; i++)
-        m->runners[i] = keep && keep[i] ? keep[i] : runner_start(m->store, &m->conf->devices[i]);
+        m->runners[i] = keep && keep[i]
+                            ? keep[i]
+                            : runner_start(m->store, &m->conf->devices[i], m->conf->state_dir);
 }
 
 /* SIGHUP: parse the file again; swap only a configuration that validates. Devices whose section

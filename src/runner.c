@@ -7,6 +7,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -24,6 +25,7 @@ struct drv_instance {
     struct store *store;
     int dev;
     struct conf_device conf; /* deep copy: survives a reload that frees the old conf */
+    char *state_dir;         /* copy, NULL when there is none */
     void *priv;
     atomic_bool stop;
     bool link_ok;
@@ -146,6 +148,43 @@ void drv_set_service(struct drv_instance *di, const char *service)
 void drv_set_connection(struct drv_instance *di, const char *where)
 {
     store_device_set_connection(di->store, di->dev, where);
+}
+
+void drv_set_discovery(struct drv_instance *di, const char *text)
+{
+    store_device_set_discovery(di->store, di->dev, text);
+}
+
+static int drv_state_path(const struct drv_instance *di, const char *what, char *path, size_t len)
+{
+    if (!di->state_dir || !di->state_dir[0])
+        return -ENOENT;
+    return util_snprintf(path, len, "%s/%s-%s.%s", di->state_dir, di->drv->name, di->conf.name,
+                         what) == 0
+               ? 0
+               : -ENAMETOOLONG;
+}
+
+int drv_state_read(const struct drv_instance *di, const char *what, char *buf, size_t len)
+{
+    char path[PATH_MAX];
+    int r = drv_state_path(di, what, path, sizeof(path));
+    char *text;
+    size_t n;
+    if (r == 0 && len > 0)
+        r = util_read_file(path, len - 1, &text, &n);
+    if (r != 0)
+        return r;
+    memcpy(buf, text, n + 1);
+    free(text);
+    return 0;
+}
+
+int drv_state_write(const struct drv_instance *di, const char *what, const char *text)
+{
+    char path[PATH_MAX];
+    int r = drv_state_path(di, what, path, sizeof(path));
+    return r == 0 ? util_write_atomic(path, text, strlen(text)) : r;
 }
 
 void drv_count(struct drv_instance *di, enum dev_counter c, uint64_t n)
@@ -281,7 +320,7 @@ static void runner_free_conf(struct conf_device *c)
     free(c->name);
 }
 
-struct runner *runner_start(struct store *st, const struct conf_device *cd)
+struct runner *runner_start(struct store *st, const struct conf_device *cd, const char *state_dir)
 {
     int dev = store_device_add(st, cd->name, cd->drv->name);
     if (dev < 0) {
@@ -294,6 +333,7 @@ struct runner *runner_start(struct store *st, const struct conf_device *cd)
     di->store = st;
     di->dev = dev;
     runner_copy_conf(&di->conf, cd);
+    di->state_dir = state_dir ? xstrdup(state_dir) : NULL;
     di->priv = xcalloc(1, cd->drv->priv_size ? cd->drv->priv_size : 1);
     atomic_init(&di->stop, false);
     log_throttle_init(&di->throttle, RUNNER_LOG_INTERVAL_MS);
@@ -315,6 +355,7 @@ struct runner *runner_start(struct store *st, const struct conf_device *cd)
     if (e != 0) {
         log_msg(LOG_ERR, "device %s: cannot start thread: %s", cd->name, strerror(e));
         runner_free_conf(&di->conf);
+        free(di->state_dir);
         free(di->priv);
         free(r);
         return NULL;
@@ -338,6 +379,7 @@ void runner_stop(struct runner *r)
     pthread_cond_destroy(&di->done_cond);
     pthread_mutex_destroy(&di->wait_lock);
     runner_free_conf(&di->conf);
+    free(di->state_dir);
     free(di->priv);
     free(r);
 }

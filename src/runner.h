@@ -8,8 +8,9 @@
 
 struct runner;
 
-/* Registers the device in the store and starts its thread. NULL (and a log line) on failure. */
-struct runner *runner_start(struct store *st, const struct conf_device *cd);
+/* Registers the device in the store and starts its thread; the driver keeps its small state files
+ * in state_dir (copied; NULL = none). NULL (and a log line) on failure. */
+struct runner *runner_start(struct store *st, const struct conf_device *cd, const char *state_dir);
 /* Asks the driver to stop, joins the thread, marks the points stale and frees the runner. */
 void runner_stop(struct runner *r);
 /* Runs a driver command (e.g. "mode", "on") on the device's own thread between two polls and

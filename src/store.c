@@ -309,6 +309,11 @@ void store_device_set_connection(struct store *s, int dev, const char *where)
     STORE_WITH_DEVICE(s, dev, util_strlcpy(d->connection, where, sizeof(d->connection)));
 }
 
+void store_device_set_discovery(struct store *s, int dev, const char *text)
+{
+    STORE_WITH_DEVICE(s, dev, util_strlcpy(d->discovery, text, sizeof(d->discovery)));
+}
+
 void store_device_set_conn(struct store *s, int dev, enum dev_conn conn, const char *status)
 {
     int64_t now = util_wall_ms();

@@ -65,6 +65,9 @@ struct device_info {
     char connection[128]; /* where: port path or host:port */
     enum dev_conn conn;
     char status[160]; /* human-readable state detail ("no data for 3 s") */
+    /* how the driver last looked for the device, "" when it says nothing (sunspec: "1: connection
+     * reset, 2: timeout, 126: SunSpec found") */
+    char discovery[256];
     int64_t conn_since_wall_ms;
     uint64_t counters[DEV_CNT_MAX];
 };
@@ -102,6 +105,7 @@ void store_device_set_identity(struct store *s, int dev, uint32_t product_id, co
 /* Sets the service class; when instance < 0 the next free instance of that class is assigned. */
 void store_device_set_service(struct store *s, int dev, const char *service, int instance);
 void store_device_set_connection(struct store *s, int dev, const char *where);
+void store_device_set_discovery(struct store *s, int dev, const char *text);
 void store_device_set_conn(struct store *s, int dev, enum dev_conn conn, const char *status);
 void store_device_count(struct store *s, int dev, enum dev_counter c, uint64_t n);
 int store_device_get(struct store *s, int dev, struct device_info *out);

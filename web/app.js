@@ -572,7 +572,7 @@ async function deviceDetail(view, name, page) {
   if (!d) { view.append(h("p", { class: "error" }, "No device " + name)); return; }
   const idRows = [["Product", d.product_name], ["Product id", d.product_id], ["Serial", d.serial], ["Firmware", d.firmware],
     ["Driver", d.driver], ["Class", d.service], ["Instance", d.instance], ["Connection", d.connection],
-    ["State", d.state + " — " + d.status], ["Since", d.since ? new Date(d.since).toLocaleString() : null]];
+    ["State", d.state + " — " + d.status], ["Discovery", d.discovery], ["Since", d.since ? new Date(d.since).toLocaleString() : null]];
   const tbody = h("tbody");
   const keys = () => [...S.points.keys()].filter((k) => k.startsWith(name + "/"));
   let shown = "";

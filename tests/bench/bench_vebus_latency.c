@@ -187,7 +187,7 @@ int main(int argc, char **argv)
     b.store = store_new(4096, 16);
     pthread_t th;
     pthread_create(&th, NULL, mk2_thread, &b);
-    struct runner *r = runner_start(b.store, &conf->devices[0]);
+    struct runner *r = runner_start(b.store, &conf->devices[0], NULL);
     if (!r)
         return 1;
     static int64_t lat[MAX_SAMPLES];
