@@ -4,6 +4,7 @@
 #include "driver.h"
 #include "log.h"
 #include "sunspec_proto.h"
+#include "sunspec_scan.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -26,12 +27,14 @@
 #define SS_SMA_NAN_S32 0x80000000u
 #define SS_SMA_NAN_U32 0xFFFFFFFFu
 #define SS_SMA_NAN_TAG 0x00FFFFFDu
+#define SS_MEMO "unit" /* state file: <state_dir>/sunspec-<device>.unit */
 
 static const struct drv_key ss_keys[] = {
     {"host",         DRV_KEY_STRING,   NULL,       "inverter or data manager address (IP or name)"},
     {"port",         DRV_KEY_INT,      "502",      "Modbus-TCP port"                              },
     {"unit",         DRV_KEY_STRING,   "auto",
-     "Modbus unit id, a list tried in order (1,2,126), or auto = 1, 2, 126 then extra_units"      },
+     "Modbus unit id, a list tried in order (1,2,126), or auto = 1, 2, 126 then extra_units; the "
+     "unit found is tried first next time"                                                        },
     {"extra_units",  DRV_KEY_STRING,   "",
      "more unit ids auto tries after 1, 2, 126 (comma-separated)"                                 },
     {"position",     DRV_KEY_STRING,   "ac-input",
@@ -91,6 +94,8 @@ struct ss_priv {
     int64_t interval_ms, timeout_ms, ttl_ms, next_ms;
     int position;
     bool sma, sma_fallback, is_meter;
+    char address[140]; /* host:port, the key of the remembered unit */
+    char tried[256];   /* the units tried by the last open and how each answered */
     struct sunspec_chain chain;
     struct sunspec_model_ref inv, mppt, meter;
     bool has_mppt;
@@ -238,25 +243,17 @@ static int ss_config(struct drv_instance *di, struct ss_priv *p, int *units, siz
     return 0;
 }
 
-/* "Not here" answers: an illegal address (no model there) or a gateway with no such unit. */
-static bool ss_is_absent(int e)
-{
-    return e == EMBXILADD || e == EMBXGPATH || e == EMBXGTAR || e == EMBMDATA;
-}
-
 /* Finds the SunSpec chain on one unit: 0, -ENODEV (not SunSpec there), or an error: a gateway
  * exception (no such unit), a timeout (nobody answers that unit), another exception (a device
- * that fails), or a link error. */
+ * that fails), or a reset (a server that drops unknown units). sunspec_answer_of says which. */
 static int ss_probe_unit(struct ss_priv *p)
 {
     for (size_t b = 0; b < UTIL_ARRAY_SIZE(ss_bases); b++) {
         int r = sunspec_walk(ss_read, p, ss_bases[b], &p->chain);
         if (r == 0)
             return 0;
-        if (r == -ENODEV || r == -EMBXILADD || r == -EMBMDATA)
+        if (sunspec_answer_of(r) == SUNSPEC_ANS_NONE)
             continue; /* no marker, or no register there: try the next base */
-        if (r == -ETIMEDOUT || r == -EAGAIN || r == -EMBBADDATA)
-            modbus_flush(p->mb); /* a late answer must not pass for the next request's */
         return r;
     }
     return -ENODEV;
@@ -325,6 +322,82 @@ static int ss_identify(struct drv_instance *di, struct ss_priv *p)
     return 0;
 }
 
+/* The unit this device answered on last time (state file), or -1. A missing file is normal; a
+ * corrupt one is a warning, and the units are tried in the configured order. */
+static int ss_memo_load(struct drv_instance *di, struct ss_priv *p)
+{
+    char text[256];
+    int unit = -1;
+    int r = drv_state_read(di, SS_MEMO, text, sizeof(text));
+    if (r == 0)
+        r = sunspec_memo_parse(text, p->address, &unit);
+    if (r == -EINVAL || r == -EFBIG)
+        drv_log(di, LOG_WARNING,
+                "the remembered unit (state file sunspec-%s.%s) is unreadable; "
+                "ignored",
+                drv_name(di), SS_MEMO);
+    else if (r == -ESRCH)
+        drv_log(di, LOG_INFO, "the remembered unit was for another address; forgotten");
+    else if (r != 0 && r != -ENOENT)
+        drv_log(di, LOG_WARNING, "cannot read the remembered unit: %s", strerror(-r));
+    return r == 0 ? unit : -1;
+}
+
+static void ss_memo_save(struct drv_instance *di, struct ss_priv *p)
+{
+    char text[256];
+    int r = sunspec_memo_format(text, sizeof(text), p->address, p->unit);
+    if (r == 0)
+        r = drv_state_write(di, SS_MEMO, text);
+    if (r != 0 && r != -ENOENT)
+        drv_log(di, LOG_WARNING, "cannot remember unit %d in the state directory: %s", p->unit,
+                strerror(-r));
+}
+
+/* Opens the connection again after an answer that left it unusable. 0 or -errno. */
+static int ss_reconnect(struct ss_priv *p)
+{
+    modbus_close(p->mb);
+    return modbus_connect(p->mb) == 0 ? 0 : -errno;
+}
+
+/* Tries units[n] in turn until one holds SunSpec: 0 with p->unit and p->chain set, or the error
+ * to report. Any answer of a unit only means "not this unit" (issue 14: gateways that reset the
+ * connection on an unknown unit id made a device on unit 126 unreachable); the device is lost
+ * only when every unit failed, or when the connection cannot be opened (again). */
+static int ss_find_unit(struct drv_instance *di, struct ss_priv *p, const int *units, size_t n)
+{
+    int why = -ENODEV;
+    p->tried[0] = '\0';
+    for (size_t i = 0; i < n && !drv_stopping(di); i++) {
+        p->unit = units[i];
+        modbus_set_slave(p->mb, p->unit);
+        int r = ss_probe_unit(p);
+        enum sunspec_answer a = sunspec_answer_of(r);
+        sunspec_tried_append(p->tried, sizeof(p->tried), p->unit, a, r);
+        drv_set_discovery(di, p->tried);
+        if (a == SUNSPEC_ANS_FOUND)
+            return 0;
+        if (a == SUNSPEC_ANS_TIMEOUT)
+            drv_count(di, DEV_CNT_TIMEOUTS, 1);
+        else if (a == SUNSPEC_ANS_GARBAGE)
+            drv_count(di, DEV_CNT_FRAME_ERRORS, 1);
+        /* a unit that answers wrongly (or not at all) says more than "none there" */
+        if (why == -ENODEV && a != SUNSPEC_ANS_NONE && a != SUNSPEC_ANS_NO_UNIT)
+            why = r;
+        if (sunspec_answer_reconnects(a) && i + 1 < n) {
+            int e = ss_reconnect(p);
+            if (e < 0) {
+                drv_status(di, "%s: cannot connect again after unit %d: %s (%s)", p->address,
+                           p->unit, modbus_strerror(-e), p->tried);
+                return e;
+            }
+        }
+    }
+    drv_status(di, "%s: no SunSpec device (marker at 40000, 50000 or 0): %s", p->address, p->tried);
+    return why;
+}
+
 static int ss_open(struct drv_instance *di)
 {
     struct ss_priv *p = drv_priv(di);
@@ -336,6 +409,7 @@ static int ss_open(struct drv_instance *di)
         return r;
     char port[8];
     snprintf(port, sizeof(port), "%d", p->port);
+    snprintf(p->address, sizeof(p->address), "%s:%d", p->host, p->port);
     /* a numeric IPv4 address skips getaddrinfo() and the NSS modules it loads per thread */
     struct in_addr ip4;
     if (inet_pton(AF_INET, p->host, &ip4) == 1)
@@ -349,37 +423,28 @@ static int ss_open(struct drv_instance *di)
     uint32_t sec = (uint32_t)(p->timeout_ms / 1000), usec = (uint32_t)(p->timeout_ms % 1000) * 1000;
     modbus_set_response_timeout(p->mb, sec, usec);
     modbus_set_byte_timeout(p->mb, sec, usec);
+    int remembered = nunits > 1 ? ss_memo_load(di, p) : -1;
+    /* on every open, so also on the retries after a failure (debug: they can be many) */
+    if (remembered > 0 && sunspec_units_prefer(units, nunits, remembered))
+        drv_log(di, LOG_DEBUG, "trying unit %d first: it answered SunSpec last time", remembered);
+    else
+        remembered = -1;
     p->unit = units[0];
     /* libmodbus uses the response timeout for connect() too */
     if (modbus_connect(p->mb) < 0)
         return ss_fail(p, errno, "connecting");
-    r = -ENODEV;
-    int why = -ENODEV, why_unit = units[0];
-    for (size_t i = 0; i < nunits; i++) {
-        p->unit = units[i];
-        modbus_set_slave(p->mb, p->unit);
-        r = ss_probe_unit(p);
-        if (r == 0)
-            break;
-        if (r == -ECONNRESET || r == -EPIPE || r == -EBADF || r == -ECONNREFUSED)
-            return ss_fail(p, -r, "probing");
-        if (r != -ENODEV && !ss_is_absent(-r) && why == -ENODEV) {
-            why = r; /* a unit that answers wrongly (or not at all) says more than "none" */
-            why_unit = p->unit;
-        }
-    }
-    if (r != 0) {
-        if (why == -ENODEV) {
-            drv_status(di, "%s:%d: no SunSpec device (marker at 40000, 50000 or 0) on unit%s %s",
-                       p->host, p->port, nunits > 1 ? "s" : "", drv_conf(di, "unit"));
-            return -ENODEV;
-        }
-        p->unit = why_unit;
-        return ss_fail(p, -why, "looking for SunSpec");
-    }
+    r = ss_find_unit(di, p, units, nunits);
+    if (r != 0)
+        return r;
     r = ss_identify(di, p);
     if (r < 0)
         return r;
+    if (nunits > 1) {
+        drv_log(di, LOG_INFO, "units tried%s: %s",
+                remembered > 0 ? " (the remembered one first)" : "", p->tried);
+        if (p->unit != remembered)
+            ss_memo_save(di, p);
+    }
     p->next_ms = util_mono_ms();
     return 0;
 }
@@ -408,23 +473,42 @@ static void ss_wait(struct drv_instance *di, struct ss_priv *p)
         p->next_ms = now + p->interval_ms;
 }
 
+/* Reads 2 registers of SMA's unit 3 for the fallback: 0 or -errno. A server that resets or stays
+ * silent on unit 3 (a gateway in front of the inverter) turns the fallback off until the next
+ * open, on a new connection, so that the SunSpec values keep coming. */
+static int ss_sma_read(struct ss_priv *p, uint32_t addr, uint16_t r[2])
+{
+    if (!p->sma_fallback)
+        return -ENODEV;
+    int e = ss_read(p, addr, 2, r);
+    if (e < 0 && sunspec_answer_reconnects(sunspec_answer_of(e))) {
+        p->sma_fallback = false;
+        drv_log(p->di, LOG_WARNING,
+                "SMA unit %d: %s; the fallback is off until the device is opened again",
+                SS_SMA_UNIT, sunspec_answer_text(sunspec_answer_of(e)));
+        if (ss_reconnect(p) < 0)
+            return e; /* the next poll fails and the runner reopens */
+    }
+    return e;
+}
+
 /* SMA: what SunSpec reports as not implemented (W at night, ...) from unit 3's proprietary
  * registers (protocols.md §4.4). Failures here only leave the values n/a. */
 static void ss_sma_fallback(struct ss_priv *p, struct sunspec_inverter *v)
 {
     uint16_t r[2];
     modbus_set_slave(p->mb, SS_SMA_UNIT);
-    if (isnan(v->w) && ss_read(p, SS_SMA_REG_W, 2, r) == 0) {
+    if (isnan(v->w) && ss_sma_read(p, SS_SMA_REG_W, r) == 0) {
         uint32_t u = (uint32_t)r[0] << 16 | r[1];
         if (u != SS_SMA_NAN_S32)
             v->w = (int32_t)u;
     }
-    if (isnan(v->wh) && ss_read(p, SS_SMA_REG_WH, 2, r) == 0) {
+    if (isnan(v->wh) && ss_sma_read(p, SS_SMA_REG_WH, r) == 0) {
         uint32_t u = (uint32_t)r[0] << 16 | r[1];
         if (u != SS_SMA_NAN_U32)
             v->wh = u;
     }
-    if (isnan(v->st) && ss_read(p, SS_SMA_REG_COND, 2, r) == 0) {
+    if (isnan(v->st) && ss_sma_read(p, SS_SMA_REG_COND, r) == 0) {
         uint32_t u = (uint32_t)r[0] << 16 | r[1];
         /* condition 35 Fault, 303 Off, 307 Ok, 455 Warning → the SunSpec states */
         if (u == 35)

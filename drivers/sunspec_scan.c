@@ -1,4 +1,5 @@
-/* sunspec_scan: address ranges and the per-address SunSpec probe (libmodbus TCP client). */
+/* sunspec_scan: address ranges, the per-address SunSpec probe (libmodbus TCP client), and what
+ * the probe and the driver share: the answers of a unit, the remembered unit. */
 #include "sunspec_scan.h"
 
 #include "sunspec_proto.h"
@@ -14,6 +15,146 @@ const int sunspec_scan_units[3] = {1, 2, 126};
 
 /* SunSpec probes these bases in this order (protocols.md §4.1). */
 static const uint32_t scan_bases[] = {40000, 50000, 0};
+
+static const struct {
+    const char *text;
+    bool reconnect;
+} scan_answers[SUNSPEC_ANS_MAX] = {
+    [SUNSPEC_ANS_FOUND] = {"SunSpec found",    false},
+    [SUNSPEC_ANS_NONE] = {"no SunSpec",       false},
+    [SUNSPEC_ANS_NO_UNIT] = {"no such unit",     false},
+    [SUNSPEC_ANS_EXCEPTION] = {"Modbus exception", false},
+    [SUNSPEC_ANS_TIMEOUT] = {"timeout",          true },
+    [SUNSPEC_ANS_RESET] = {"connection reset", true },
+    [SUNSPEC_ANS_GARBAGE] = {"garbage reply",    true },
+    [SUNSPEC_ANS_IO] = {"I/O error",        true },
+};
+
+/* What each error of a probe means. libmodbus reports a peer that closed the connection (read
+ * returned 0) as ECONNRESET, a write to a reset one as EPIPE (it sends with MSG_NOSIGNAL). */
+static const struct {
+    int err;
+    enum sunspec_answer answer;
+} scan_errors[] = {
+    {ENODEV,      SUNSPEC_ANS_NONE   },
+    {EMBXILADD,   SUNSPEC_ANS_NONE   },
+    {EMBMDATA,    SUNSPEC_ANS_NONE   },
+    {EMBXGPATH,   SUNSPEC_ANS_NO_UNIT},
+    {EMBXGTAR,    SUNSPEC_ANS_NO_UNIT},
+    {ETIMEDOUT,   SUNSPEC_ANS_TIMEOUT},
+    {EAGAIN,      SUNSPEC_ANS_TIMEOUT},
+    {ECONNRESET,  SUNSPEC_ANS_RESET  },
+    {EPIPE,       SUNSPEC_ANS_RESET  },
+    {EBADF,       SUNSPEC_ANS_RESET  },
+    {ENOTCONN,    SUNSPEC_ANS_RESET  },
+    {EMBBADDATA,  SUNSPEC_ANS_GARBAGE},
+    {EMBBADCRC,   SUNSPEC_ANS_GARBAGE},
+    {EMBBADEXC,   SUNSPEC_ANS_GARBAGE},
+    {EMBUNKEXC,   SUNSPEC_ANS_GARBAGE},
+    {EMBBADSLAVE, SUNSPEC_ANS_GARBAGE},
+};
+
+enum sunspec_answer sunspec_answer_of(int r)
+{
+    if (r == 0)
+        return SUNSPEC_ANS_FOUND;
+    for (size_t i = 0; i < UTIL_ARRAY_SIZE(scan_errors); i++)
+        if (-r == scan_errors[i].err)
+            return scan_errors[i].answer;
+    if (-r >= EMBXILFUN && -r <= EMBXGTAR)
+        return SUNSPEC_ANS_EXCEPTION;
+    return SUNSPEC_ANS_IO;
+}
+
+const char *sunspec_answer_text(enum sunspec_answer a)
+{
+    return (unsigned)a < SUNSPEC_ANS_MAX ? scan_answers[a].text : "?";
+}
+
+bool sunspec_answer_reconnects(enum sunspec_answer a)
+{
+    return (unsigned)a < SUNSPEC_ANS_MAX && scan_answers[a].reconnect;
+}
+
+void sunspec_tried_append(char *text, size_t len, int unit, enum sunspec_answer a, int r)
+{
+    static const char more[] = "...";
+    size_t used = strlen(text);
+    if (len < sizeof(more) || used + sizeof(more) > len ||
+        (used >= 3 && strcmp(text + used - 3, more) == 0))
+        return;
+    char entry[64];
+    int code = -r - MODBUS_ENOBASE;
+    if (a == SUNSPEC_ANS_NO_UNIT && code > 0 && code < 0x100)
+        snprintf(entry, sizeof(entry), "%s%d: %s (exception 0x%02X)", used ? ", " : "", unit,
+                 sunspec_answer_text(a), (unsigned)code);
+    else if (a == SUNSPEC_ANS_EXCEPTION && code > 0 && code < 0x100)
+        snprintf(entry, sizeof(entry), "%s%d: %s 0x%02X", used ? ", " : "", unit,
+                 sunspec_answer_text(a), (unsigned)code);
+    else
+        snprintf(entry, sizeof(entry), "%s%d: %s", used ? ", " : "", unit, sunspec_answer_text(a));
+    if (used + strlen(entry) + sizeof(more) <= len)
+        util_strlcpy(text + used, entry, len - used);
+    else
+        util_strlcpy(text + used, more, len - used);
+}
+
+int sunspec_memo_format(char *buf, size_t len, const char *address, int unit)
+{
+    return util_snprintf(buf, len,
+                         "# the unit id this device last answered SunSpec on, tried first\n"
+                         "unit = %d\naddress = %s\n",
+                         unit, address);
+}
+
+int sunspec_memo_parse(const char *text, const char *address, int *unit)
+{
+    long u = -1;
+    bool same_address = false, have_address = false;
+    while (*text) {
+        size_t n = strcspn(text, "\n");
+        char line[200];
+        if (n >= sizeof(line))
+            return -EINVAL;
+        memcpy(line, text, n);
+        line[n] = '\0';
+        text += n + (text[n] == '\n');
+        char *eq = strstr(line, " = ");
+        if (line[0] == '#' || line[0] == '\0')
+            continue;
+        if (!eq)
+            return -EINVAL;
+        *eq = '\0';
+        const char *value = eq + 3;
+        if (strcmp(line, "unit") == 0) {
+            if (util_parse_long(value, 10, 1, 247, &u) != 0)
+                return -EINVAL;
+        } else if (strcmp(line, "address") == 0) {
+            have_address = true;
+            same_address = strcmp(value, address) == 0;
+        } else {
+            return -EINVAL;
+        }
+    }
+    if (u < 0 || !have_address)
+        return -EINVAL;
+    if (!same_address)
+        return -ESRCH;
+    *unit = (int)u;
+    return 0;
+}
+
+bool sunspec_units_prefer(int *units, size_t n, int unit)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (units[i] == unit) {
+            memmove(units + 1, units, i * sizeof(*units));
+            units[0] = unit;
+            return true;
+        }
+    }
+    return false;
+}
 
 int sunspec_scan_range(const char *cidr, uint32_t *first, uint32_t *count)
 {
@@ -64,8 +205,9 @@ static int scan_unit(struct scan_ctx *c, struct sunspec_found *f)
     uint16_t regs[2 + 68];
     for (size_t b = 0; b < UTIL_ARRAY_SIZE(scan_bases); b++) {
         int r = scan_read(c, scan_bases[b], 2, regs);
-        if (r == -ETIMEDOUT || r == -ECONNRESET || r == -EPIPE || r == -EBADF)
-            return r;
+        if (sunspec_answer_reconnects(sunspec_answer_of(r)) ||
+            sunspec_answer_of(r) == SUNSPEC_ANS_NO_UNIT)
+            return r; /* not this unit */
         if (r < 0 || !sunspec_is_marker(regs))
             continue;
         f->base = scan_bases[b];
@@ -112,10 +254,13 @@ int sunspec_scan_host(const char *ip, int port, const int *units, size_t n, int6
             if (r == 0) {
                 found(&f, ctx);
                 nfound++;
-            } else if (r == -ETIMEDOUT) {
-                modbus_flush(c.mb); /* a late answer must not pass for the next unit's */
-            } else if (r != -ENODEV) {
-                break; /* the link is gone */
+            } else if (sunspec_answer_reconnects(sunspec_answer_of(r)) && i + 1 < n) {
+                /* Some devices and gateways reset or close the connection on a unit id they do
+                 * not serve, others stay silent: not this unit, so on with the next one on a
+                 * new connection (a late answer must not pass for the next unit's). */
+                modbus_close(c.mb);
+                if (modbus_connect(c.mb) != 0)
+                    break; /* the address is gone */
             }
         }
         modbus_close(c.mb);

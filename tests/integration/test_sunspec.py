@@ -294,3 +294,125 @@ def test_sunspec_config_errors():
             check(word in d["status"], "%s status %r" % (name, d["status"]))
     finally:
         s.close()
+
+
+def tried(site, name):
+    """The units the device's last discovery tried, as [(unit, answer)], from the device status
+    (the API's "discovery" field: "1: connection reset, 2: timeout, 126: SunSpec found")."""
+    text = site.device(name).get("discovery") or ""
+    out = []
+    for entry in text.split(", "):
+        unit, _, how = entry.partition(": ")
+        if unit.isdigit():
+            out.append((int(unit), how))
+    return out
+
+
+def start_and_find(site, names, deadline_s=10):
+    """Starts the daemon and waits until every device in names identified itself, at most
+    deadline_s from the daemon's start (the issue's bound: found within 10 s)."""
+    t0 = time.monotonic()
+    site.start_daemon()
+    for name in names:
+        left = deadline_s - (time.monotonic() - t0)
+        wait_for("%s identified within %d s of the daemon's start" % (name, deadline_s),
+                 lambda n=name: site.device(n)["state"] == "ok" and
+                 site.device(n)["product_name"], max(left, 0.1))
+
+
+def test_sunspec_auto_past_units_that_reset():
+    """An SMA (the real dump) on unit 126 behind servers that reset, or close, the connection on a
+    unit id they do not serve is found by unit = auto within 10 s: a reset on units 1 and 2 means
+    "not this unit", not "link down". The status lists each unit tried and its answer; the unit
+    found is remembered in the state directory. With nothing on any unit, the device is lost
+    with every answer in its status."""
+    s = Site("sunspec-reset")
+    try:
+        _, p_rst = emu(s, "--dump", SMA_DUMP, "--units", "126", "--unknown-unit", "reset")
+        _, p_fin = emu(s, "--dump", SMA_DUMP, "--units", "126", "--unknown-unit", "close")
+        _, p_none = emu(s, "--dump", SMA_DUMP, "--units", "5", "--unknown-unit", "reset")
+        s.write_conf([("rst", dev(p_rst)), ("fin", dev(p_fin)), ("none", dev(p_none))])
+        start_and_find(s, ("rst", "fin"))
+        for name, port in (("rst", p_rst), ("fin", p_fin)):
+            d = s.device(name)
+            check(d["product_name"] == "SMA SB3.6-1AV-41" and d["serial"] == "3005067415",
+                  "%s identity %r" % (name, d))
+            check("unit 126" in d["connection"], "%s found on 126: %r" % (name, d["connection"]))
+            check(tried(s, name) == [(1, "connection reset"), (2, "connection reset"),
+                                     (126, "SunSpec found")],
+                  "%s discovery %r" % (name, d["discovery"]))
+            check(abs(ok_value(s, name + "/Ac/Power") - 1080) < 1e-9, "%s reads" % name)
+            memo = open(os.path.join(s.dir, "state", "sunspec-%s.unit" % name)).read()
+            check("unit = 126\n" in memo and "address = 127.0.0.1:%d\n" % port in memo,
+                  "%s remembered: %r" % (name, memo))
+        d = wait_for("none lost", lambda: s.device("none")["state"] == "lost" and
+                     s.device("none"), 15)
+        check(tried(s, "none") == [(1, "connection reset"), (2, "connection reset"),
+                                   (126, "connection reset")], "none discovery %r" % d)
+        check("1: connection reset, 2: connection reset, 126: connection reset" in d["status"],
+              "none status %r" % d["status"])
+        check(not os.path.exists(os.path.join(s.dir, "state", "sunspec-none.unit")),
+              "nothing found, nothing remembered")
+        # `sitewatch scan` goes on past the resets too
+        out = subprocess.run([os.path.join(BUILD, "sitewatch"), "scan", "127.0.0.1/32",
+                              "--port", str(p_rst), "--timeout", "500"], capture_output=True,
+                             text=True, timeout=30)
+        rows = [l.split() for l in out.stdout.splitlines()[1:]]
+        check(out.returncode == 0 and len(rows) == 1 and rows[0][2:4] == ["126", "SMA"],
+              "scan past resets: %r %r" % (out.stdout, out.stderr))
+    finally:
+        s.close()
+
+
+def test_sunspec_auto_past_silent_units():
+    """The same SMA behind a server that never answers a unit id it does not serve: each unknown
+    unit costs one timeout (timeout = 500ms here), then the search goes on; found within 10 s."""
+    s = Site("sunspec-silent")
+    try:
+        _, port = emu(s, "--dump", SMA_DUMP, "--units", "126", "--unknown-unit", "silent")
+        s.write_conf([("sma", dev(port, timeout="500ms"))])
+        start_and_find(s, ("sma",))
+        d = s.device("sma")
+        check(d["product_name"] == "SMA SB3.6-1AV-41" and "unit 126" in d["connection"],
+              "identity %r" % d)
+        check(tried(s, "sma") == [(1, "timeout"), (2, "timeout"), (126, "SunSpec found")],
+              "discovery %r" % d["discovery"])
+        check(d["counters"]["timeouts"] >= 2, "timeouts counted: %r" % d["counters"])
+    finally:
+        s.close()
+
+
+def test_sunspec_remembered_unit_tried_first():
+    """After a restart the unit found last time is asked first (and alone, when it answers);
+    a corrupt state file is a warning and the configured order; a memo of another address is
+    forgotten."""
+    s = Site("sunspec-memo")
+    try:
+        _, port = emu(s, "--dump", SMA_DUMP, "--units", "126", "--unknown-unit", "reset")
+        s.write_conf([("sma", dev(port))])
+        start_and_find(s, ("sma",))
+        check(tried(s, "sma")[0] == (1, "connection reset"), "first run from unit 1")
+        s.stop_daemon()
+
+        start_and_find(s, ("sma",))
+        check(tried(s, "sma") == [(126, "SunSpec found")],
+              "restart: 126 tried first and alone: %r" % s.device("sma")["discovery"])
+        check("units tried (the remembered one first): 126: SunSpec found" in s.log(),
+              "the log says so")
+        s.stop_daemon()
+
+        memo = os.path.join(s.dir, "state", "sunspec-sma.unit")
+        with open(memo, "w") as f:
+            f.write("unit = three\n")
+        start_and_find(s, ("sma",))
+        check(tried(s, "sma")[0] == (1, "connection reset"), "corrupt memo: configured order")
+        check("unreadable; ignored" in s.log(), "corrupt memo: a warning")
+        check("unit = 126\n" in open(memo).read(), "memo written again")
+        s.stop_daemon()
+
+        with open(memo, "w") as f:
+            f.write("unit = 126\naddress = 192.0.2.1:502\n")
+        start_and_find(s, ("sma",))
+        check(tried(s, "sma")[0] == (1, "connection reset"), "another address: forgotten")
+    finally:
+        s.close()
