@@ -135,7 +135,9 @@ static int sunspec_point_value(const struct sunspec_point *p, size_t at, const u
     if (p->sf_offset >= 0) {
         if (!sunspec_raw(SUNSPEC_T_SF, regs + p->sf_offset, &sf) || sf < -10 || sf > 10)
             return 0; /* an SF of 0x8000 makes the value unusable (§4.2) */
-        v *= pow(10.0, sf);
+        /* value = integer × 10^SF: divided by 10^-SF (2305 at SF -1 is exactly 230.5, where
+         * × pow(10, -1) is not); a float point with an SF (none in the models) stays a float */
+        v = p->type == SUNSPEC_T_F32 ? v * pow(10.0, sf) : util_scale_decimal((int64_t)v, (int)sf);
     }
     *out = v;
     return 1;

@@ -509,7 +509,7 @@ static int vb_round(struct drv_instance *di, struct vb_priv *p)
         return r;
     uint16_t raw;
     if (vebus_decode_ram(&p->rf, &raw, 1) == 1 && p->scale[soc_id].supported)
-        vb_set(di, p, VB_PT_SOC, 100.0 * vebus_scale_apply(&p->scale[soc_id], raw, 16));
+        vb_set(di, p, VB_PT_SOC, vebus_scale_percent(&p->scale[soc_id], raw, 16));
     else
         vb_set(di, p, VB_PT_SOC, NAN);
     return 0;

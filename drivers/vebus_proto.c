@@ -233,29 +233,43 @@ void vebus_scale_from_raw(uint16_t sc, uint16_t ofs, struct vebus_scale *out)
     if (ofs == 0x8000) {
         out->is_bit = true;
         out->bit = (unsigned)s - 1;
-        out->scale = 1;
+        out->mul = out->div = 1;
         return;
     }
-    out->scale = s >= 0x4000 ? 1.0 / (double)(0x8000 - s) : (double)s;
-    out->offset = (double)(int16_t)ofs;
+    out->mul = s >= 0x4000 ? 1u : (uint32_t)s;
+    out->div = s >= 0x4000 ? (uint32_t)(0x8000 - s) : 1u;
+    out->offset = (int16_t)ofs;
+}
+
+/* (raw + offset) · k · mul / div: the integer part is exact (24-bit raw, 15-bit scale), so the one
+ * division rounds once, to the double nearest the device's value; 1441 at 1/100 is 14.41, where
+ * 1441 × (1.0 / 100) is 14.410000000000002. */
+static double vebus_scale_times(const struct vebus_scale *s, uint32_t raw, unsigned bits, int64_t k)
+{
+    if (s->is_bit)
+        return (double)(k * ((raw >> s->bit) & 1u));
+    int64_t v = raw;
+    if (s->is_signed && bits > 0 && bits < 32 && (raw & (1u << (bits - 1))))
+        v -= (int64_t)1 << bits;
+    return (double)((v + s->offset) * k * (int64_t)s->mul) / (double)(s->div ? s->div : 1);
 }
 
 double vebus_scale_apply(const struct vebus_scale *s, uint32_t raw, unsigned bits)
 {
-    if (s->is_bit)
-        return (double)((raw >> s->bit) & 1u);
-    double v = (double)raw;
-    if (s->is_signed && bits > 0 && bits < 32 && (raw & (1u << (bits - 1))))
-        v = (double)raw - (double)(1u << bits);
-    return s->scale * (v + s->offset);
+    return vebus_scale_times(s, raw, bits, 1);
+}
+
+double vebus_scale_percent(const struct vebus_scale *s, uint32_t raw, unsigned bits)
+{
+    return vebus_scale_times(s, raw, bits, 100);
 }
 
 double vebus_period_hz(const struct vebus_scale *s, uint8_t period)
 {
     if (!s->supported || s->is_bit)
         return NAN;
-    double t = s->scale * ((double)period + s->offset);
-    return t > 0 ? 10.0 / t : NAN;
+    int64_t t = ((int64_t)period + s->offset) * (int64_t)s->mul;
+    return t > 0 ? 10.0 * (double)s->div / (double)t : NAN;
 }
 
 static bool vebus_is_cmd(const struct vebus_frame *f, uint8_t cmd, size_t min_len)

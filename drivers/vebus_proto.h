@@ -174,16 +174,22 @@ struct vebus_scale {
     bool is_signed;
     bool is_bit; /* offset 0x8000: a boolean, bit number `bit` of the raw value */
     unsigned bit;
-    double scale;
-    double offset;
+    /* The device's scale is an integer (mul) or the reciprocal of one (div), never both: kept as
+     * integers so that a value is one exact division, (raw + offset) · mul / div. */
+    uint32_t mul;
+    uint32_t div;
+    int32_t offset;
 };
 
 /* Decodes a raw 'W' 0x36 reply (sc = scale field, ofs = offset field) per protocols.md §3. */
 void vebus_scale_from_raw(uint16_t sc, uint16_t ofs, struct vebus_scale *out);
-/* value = scale · (raw + offset), raw taken as signed (of width bits) for signed variables;
+/* value = (raw + offset) · mul / div, raw taken as signed (of width bits) for signed variables;
  * a bit variable gives 0/1. */
 double vebus_scale_apply(const struct vebus_scale *s, uint32_t raw, unsigned bits);
-/* Frequency from a period byte and its variable (7 or 8): 10 / (scale · (period + offset)).
+/* The same × 100 for a variable that is a fraction (the charge state): (raw + offset) · 100 ·
+ * mul / div, so 173 at 1/200 is exactly 86.5 %. */
+double vebus_scale_percent(const struct vebus_scale *s, uint32_t raw, unsigned bits);
+/* Frequency from a period byte and its variable (7 or 8): 10 · div / ((period + offset) · mul).
  * NaN when the period is 0 or the variable unsupported. */
 double vebus_period_hz(const struct vebus_scale *s, uint8_t period);
 

@@ -225,7 +225,7 @@ static void ved_on_history(struct drv_instance *di, struct ved_priv *p, unsigned
         snprintf(path, sizeof(path), "History/Daily/%u/%s", day, hf->name);
         /* History changes once a day at most: it stays valid for a few polling rounds. */
         int id = ved_point_id(di, &p->hist_id[day][i], path, hf->unit, 4 * p->hex_interval_ms);
-        drv_set(di, id, (double)ved_le_u32(val + hf->offset, hf->width) * hf->scale);
+        drv_set(di, id, ved_hist_field_value(hf, val));
     }
 }
 

@@ -106,64 +106,65 @@ static const struct ved_label ved_labels[] = {
 #define CHG VED_CLS_CHARGER
 #define DCDC VED_CLS_DCDC
 
-/* First matching row (label, class) wins. */
+/* First matching row (label, class) wins. The fifth column is the decimal exponent of the wire
+ * unit: -3 = mV, mA, mAh; -1 = ‰, 0.1 %; -2 = 0.01 kWh, 0.01 V. */
 const struct ved_map ved_map[] = {
-    {"V",        ALL,              "Dc/0/Voltage",                     "V",   0.001, VED_CONV_NUM  },
-    {"V2",       CHG,              "Dc/1/Voltage",                     "V",   0.001, VED_CONV_NUM  },
-    {"V3",       CHG,              "Dc/2/Voltage",                     "V",   0.001, VED_CONV_NUM  },
-    {"VS",       BAT,              "Dc/1/Voltage",                     "V",   0.001, VED_CONV_NUM  },
-    {"VM",       BAT,              "Dc/0/MidVoltage",                  "V",   0.001, VED_CONV_NUM  },
-    {"DM",       BAT,              "Dc/0/MidVoltageDeviation",         "%",   0.1,   VED_CONV_NUM  },
-    {"I",        ALL,              "Dc/0/Current",                     "A",   0.001, VED_CONV_NUM  },
-    {"I2",       CHG,              "Dc/1/Current",                     "A",   0.001, VED_CONV_NUM  },
-    {"I3",       CHG,              "Dc/2/Current",                     "A",   0.001, VED_CONV_NUM  },
-    {"P",        BAT,              "Dc/0/Power",                       "W",   1,     VED_CONV_NUM  },
-    {"T",        BAT | CHG | SOL,  "Dc/0/Temperature",                 "°C", 1,     VED_CONV_NUM  },
-    {"CE",       BAT,              "ConsumedAmphours",                 "Ah",  0.001, VED_CONV_NUM  },
-    {"SOC",      BAT,              "Soc",                              "%",   0.1,   VED_CONV_NUM  },
-    {"TTG",      BAT,              "TimeToGo",                         "s",   60,    VED_CONV_TTG  },
-    {"Alarm",    BAT | INV,        "Alarms/Alarm",                     "",    1,     VED_CONV_ALARM},
-    {"Relay",    ALL,              "Relay/0/State",                    "",    1,     VED_CONV_ONOFF},
-    {"VPV",      SOL,              "Pv/V",                             "V",   0.001, VED_CONV_NUM  },
-    {"PPV",      SOL,              "Yield/Power",                      "W",   1,     VED_CONV_NUM  },
-    {"IL",       SOL,              "Load/I",                           "A",   0.001, VED_CONV_NUM  },
-    {"IL",       CHG,              "Ac/In/L1/I",                       "A",   0.001, VED_CONV_NUM  },
-    {"LOAD",     SOL,              "Load/State",                       "",    1,     VED_CONV_ONOFF},
-    {"CS",       ALL,              "State",                            "",    1,     VED_CONV_NUM  },
-    {"ERR",      SOL | CHG | DCDC, "ErrorCode",                        "",    1,     VED_CONV_NUM  },
-    {"MPPT",     SOL,              "MppOperationMode",                 "",    1,     VED_CONV_NUM  },
-    {"OR",       SOL | INV | DCDC, "OffReason",                        "",    1,     VED_CONV_HEX  },
-    {"MODE",     INV | CHG | DCDC, "Mode",                             "",    1,     VED_CONV_NUM  },
-    {"H1",       BAT,              "History/DeepestDischarge",         "Ah",  0.001, VED_CONV_NUM  },
-    {"H2",       BAT,              "History/LastDischarge",            "Ah",  0.001, VED_CONV_NUM  },
-    {"H3",       BAT,              "History/AverageDischarge",         "Ah",  0.001, VED_CONV_NUM  },
-    {"H4",       BAT,              "History/ChargeCycles",             "",    1,     VED_CONV_NUM  },
-    {"H5",       BAT,              "History/FullDischarges",           "",    1,     VED_CONV_NUM  },
-    {"H6",       BAT,              "History/TotalAhDrawn",             "Ah",  0.001, VED_CONV_NUM  },
-    {"H7",       BAT,              "History/MinimumVoltage",           "V",   0.001, VED_CONV_NUM  },
-    {"H8",       BAT,              "History/MaximumVoltage",           "V",   0.001, VED_CONV_NUM  },
-    {"H9",       BAT,              "History/TimeSinceLastFullCharge",  "s",   1,     VED_CONV_NUM  },
-    {"H10",      BAT,              "History/AutomaticSyncs",           "",    1,     VED_CONV_NUM  },
-    {"H11",      BAT,              "History/LowVoltageAlarms",         "",    1,     VED_CONV_NUM  },
-    {"H12",      BAT,              "History/HighVoltageAlarms",        "",    1,     VED_CONV_NUM  },
-    {"H13",      BAT,              "History/LowStarterVoltageAlarms",  "",    1,     VED_CONV_NUM  },
-    {"H14",      BAT,              "History/HighStarterVoltageAlarms", "",    1,     VED_CONV_NUM  },
-    {"H15",      BAT,              "History/MinimumStarterVoltage",    "V",   0.001, VED_CONV_NUM  },
-    {"H16",      BAT,              "History/MaximumStarterVoltage",    "V",   0.001, VED_CONV_NUM  },
-    {"H17",      BAT,              "History/DischargedEnergy",         "kWh", 0.01,  VED_CONV_NUM  },
-    {"H18",      BAT,              "History/ChargedEnergy",            "kWh", 0.01,  VED_CONV_NUM  },
-    {"H19",      SOL,              "Yield/User",                       "kWh", 0.01,  VED_CONV_NUM  },
-    {"H20",      SOL,              "History/Daily/0/Yield",            "kWh", 0.01,  VED_CONV_NUM  },
-    {"H21",      SOL,              "History/Daily/0/MaxPower",         "W",   1,     VED_CONV_NUM  },
-    {"H22",      SOL,              "History/Daily/1/Yield",            "kWh", 0.01,  VED_CONV_NUM  },
-    {"H23",      SOL,              "History/Daily/1/MaxPower",         "W",   1,     VED_CONV_NUM  },
-    {"HSDS",     SOL,              "History/DaySequenceNumber",        "",    1,     VED_CONV_NUM  },
-    {"AC_OUT_V", INV,              "Ac/Out/L1/V",                      "V",   0.01,  VED_CONV_NUM  },
-    {"AC_OUT_I", INV,              "Ac/Out/L1/I",                      "A",   0.1,   VED_CONV_NUM  },
-    {"AC_OUT_S", INV,              "Ac/Out/L1/S",                      "VA",  1,     VED_CONV_NUM  },
-    {"DC_IN_V",  DCDC,             "Dc/In/V",                          "V",   0.01,  VED_CONV_NUM  },
-    {"DC_IN_I",  DCDC,             "Dc/In/I",                          "A",   0.1,   VED_CONV_NUM  },
-    {"DC_IN_P",  DCDC,             "Dc/In/P",                          "W",   1,     VED_CONV_NUM  },
+    {"V",        ALL,              "Dc/0/Voltage",                     "V",   -3, VED_CONV_NUM  },
+    {"V2",       CHG,              "Dc/1/Voltage",                     "V",   -3, VED_CONV_NUM  },
+    {"V3",       CHG,              "Dc/2/Voltage",                     "V",   -3, VED_CONV_NUM  },
+    {"VS",       BAT,              "Dc/1/Voltage",                     "V",   -3, VED_CONV_NUM  },
+    {"VM",       BAT,              "Dc/0/MidVoltage",                  "V",   -3, VED_CONV_NUM  },
+    {"DM",       BAT,              "Dc/0/MidVoltageDeviation",         "%",   -1, VED_CONV_NUM  },
+    {"I",        ALL,              "Dc/0/Current",                     "A",   -3, VED_CONV_NUM  },
+    {"I2",       CHG,              "Dc/1/Current",                     "A",   -3, VED_CONV_NUM  },
+    {"I3",       CHG,              "Dc/2/Current",                     "A",   -3, VED_CONV_NUM  },
+    {"P",        BAT,              "Dc/0/Power",                       "W",   0,  VED_CONV_NUM  },
+    {"T",        BAT | CHG | SOL,  "Dc/0/Temperature",                 "°C", 0,  VED_CONV_NUM  },
+    {"CE",       BAT,              "ConsumedAmphours",                 "Ah",  -3, VED_CONV_NUM  },
+    {"SOC",      BAT,              "Soc",                              "%",   -1, VED_CONV_NUM  },
+    {"TTG",      BAT,              "TimeToGo",                         "s",   0,  VED_CONV_TTG  },
+    {"Alarm",    BAT | INV,        "Alarms/Alarm",                     "",    0,  VED_CONV_ALARM},
+    {"Relay",    ALL,              "Relay/0/State",                    "",    0,  VED_CONV_ONOFF},
+    {"VPV",      SOL,              "Pv/V",                             "V",   -3, VED_CONV_NUM  },
+    {"PPV",      SOL,              "Yield/Power",                      "W",   0,  VED_CONV_NUM  },
+    {"IL",       SOL,              "Load/I",                           "A",   -3, VED_CONV_NUM  },
+    {"IL",       CHG,              "Ac/In/L1/I",                       "A",   -3, VED_CONV_NUM  },
+    {"LOAD",     SOL,              "Load/State",                       "",    0,  VED_CONV_ONOFF},
+    {"CS",       ALL,              "State",                            "",    0,  VED_CONV_NUM  },
+    {"ERR",      SOL | CHG | DCDC, "ErrorCode",                        "",    0,  VED_CONV_NUM  },
+    {"MPPT",     SOL,              "MppOperationMode",                 "",    0,  VED_CONV_NUM  },
+    {"OR",       SOL | INV | DCDC, "OffReason",                        "",    0,  VED_CONV_HEX  },
+    {"MODE",     INV | CHG | DCDC, "Mode",                             "",    0,  VED_CONV_NUM  },
+    {"H1",       BAT,              "History/DeepestDischarge",         "Ah",  -3, VED_CONV_NUM  },
+    {"H2",       BAT,              "History/LastDischarge",            "Ah",  -3, VED_CONV_NUM  },
+    {"H3",       BAT,              "History/AverageDischarge",         "Ah",  -3, VED_CONV_NUM  },
+    {"H4",       BAT,              "History/ChargeCycles",             "",    0,  VED_CONV_NUM  },
+    {"H5",       BAT,              "History/FullDischarges",           "",    0,  VED_CONV_NUM  },
+    {"H6",       BAT,              "History/TotalAhDrawn",             "Ah",  -3, VED_CONV_NUM  },
+    {"H7",       BAT,              "History/MinimumVoltage",           "V",   -3, VED_CONV_NUM  },
+    {"H8",       BAT,              "History/MaximumVoltage",           "V",   -3, VED_CONV_NUM  },
+    {"H9",       BAT,              "History/TimeSinceLastFullCharge",  "s",   0,  VED_CONV_NUM  },
+    {"H10",      BAT,              "History/AutomaticSyncs",           "",    0,  VED_CONV_NUM  },
+    {"H11",      BAT,              "History/LowVoltageAlarms",         "",    0,  VED_CONV_NUM  },
+    {"H12",      BAT,              "History/HighVoltageAlarms",        "",    0,  VED_CONV_NUM  },
+    {"H13",      BAT,              "History/LowStarterVoltageAlarms",  "",    0,  VED_CONV_NUM  },
+    {"H14",      BAT,              "History/HighStarterVoltageAlarms", "",    0,  VED_CONV_NUM  },
+    {"H15",      BAT,              "History/MinimumStarterVoltage",    "V",   -3, VED_CONV_NUM  },
+    {"H16",      BAT,              "History/MaximumStarterVoltage",    "V",   -3, VED_CONV_NUM  },
+    {"H17",      BAT,              "History/DischargedEnergy",         "kWh", -2, VED_CONV_NUM  },
+    {"H18",      BAT,              "History/ChargedEnergy",            "kWh", -2, VED_CONV_NUM  },
+    {"H19",      SOL,              "Yield/User",                       "kWh", -2, VED_CONV_NUM  },
+    {"H20",      SOL,              "History/Daily/0/Yield",            "kWh", -2, VED_CONV_NUM  },
+    {"H21",      SOL,              "History/Daily/0/MaxPower",         "W",   0,  VED_CONV_NUM  },
+    {"H22",      SOL,              "History/Daily/1/Yield",            "kWh", -2, VED_CONV_NUM  },
+    {"H23",      SOL,              "History/Daily/1/MaxPower",         "W",   0,  VED_CONV_NUM  },
+    {"HSDS",     SOL,              "History/DaySequenceNumber",        "",    0,  VED_CONV_NUM  },
+    {"AC_OUT_V", INV,              "Ac/Out/L1/V",                      "V",   -2, VED_CONV_NUM  },
+    {"AC_OUT_I", INV,              "Ac/Out/L1/I",                      "A",   -1, VED_CONV_NUM  },
+    {"AC_OUT_S", INV,              "Ac/Out/L1/S",                      "VA",  0,  VED_CONV_NUM  },
+    {"DC_IN_V",  DCDC,             "Dc/In/V",                          "V",   -2, VED_CONV_NUM  },
+    {"DC_IN_I",  DCDC,             "Dc/In/I",                          "A",   -1, VED_CONV_NUM  },
+    {"DC_IN_P",  DCDC,             "Dc/In/P",                          "W",   0,  VED_CONV_NUM  },
 };
 const size_t ved_map_len = UTIL_ARRAY_SIZE(ved_map);
 
@@ -281,7 +282,7 @@ int ved_field_value(const struct ved_map *m, const char *value, double *out)
             return 0;
         if (ved_parse_int(value, &v) != 0)
             return -EINVAL;
-        *out = (double)v * m->scale;
+        *out = util_scale_decimal(v, m->exp10);
         return 1;
     case VED_CONV_TTG:
         if (strcmp(value, "---") == 0)
@@ -290,7 +291,7 @@ int ved_field_value(const struct ved_map *m, const char *value, double *out)
             return -EINVAL;
         if (v < 0)
             return 0; /* -1 = infinite: Venus publishes it as invalid too */
-        *out = (double)v * m->scale;
+        *out = util_scale_decimal((int64_t)v * 60, m->exp10); /* minutes → seconds */
         return 1;
     case VED_CONV_ONOFF:
     case VED_CONV_ALARM:

@@ -18,20 +18,21 @@ enum ved_class {
 
 /* How a raw value becomes a published number. */
 enum ved_conv {
-    VED_CONV_NUM,   /* decimal integer × scale; "---" is not available */
+    VED_CONV_NUM,   /* decimal integer × 10^exp10; "---" is not available */
     VED_CONV_ONOFF, /* ON → 1, OFF → 0 */
     VED_CONV_ALARM, /* ON → 2 (alarm), OFF → 0: the Venus alarm convention */
     VED_CONV_TTG,   /* minutes → seconds; -1 (infinite) is not available */
     VED_CONV_HEX,   /* 0x-prefixed hexadecimal */
 };
 
-/* One published quantity: label, the classes it applies to, Venus path, unit, scale. */
+/* One published quantity: label, the classes it applies to, Venus path, unit, and the decimal
+ * exponent of the wire unit (-3: the wire counts thousandths, so 13200 is 13.2). */
 struct ved_map {
     const char *label;
     unsigned classes;
     const char *path;
     const char *unit;
-    double scale;
+    int8_t exp10;
     enum ved_conv conv;
 };
 

@@ -7,13 +7,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* One register polled with Get: id, value width, signedness, scale to the published unit, the
- * classes it is read on, the Venus-style path, and the raw value meaning "not available". */
+/* One register polled with Get: id, value width, signedness, the conversion to the published unit
+ * (raw × mul × 10^exp10, computed exactly: util_scale_decimal), the classes it is read on, the
+ * Venus-style path, and the raw value meaning "not available". */
 struct ved_hex_reg {
     uint16_t reg;
     uint8_t width;
     bool is_signed;
-    double scale;
+    int8_t exp10;
+    uint8_t mul;
     unsigned classes;
     const char *path;
     const char *unit;
@@ -28,12 +30,13 @@ extern const size_t ved_hex_regs_len;
 #define VED_HIST_DAYS 7
 #define VED_HIST_RECORD_LEN 34
 
-/* One field of a daily-history record: byte offset, width, scale and path under
- * History/Daily/<day>/. */
+/* One field of a daily-history record: byte offset, width, conversion (raw × mul × 10^exp10) and
+ * path under History/Daily/<day>/. */
 struct ved_hist_field {
     uint8_t offset;
     uint8_t width;
-    double scale;
+    int8_t exp10;
+    uint8_t mul;
     const char *name;
     const char *unit;
 };
@@ -47,5 +50,8 @@ const struct ved_hex_reg *ved_hex_reg_find(uint16_t reg, unsigned cls);
 /* Decodes a register value of the row's width into *out (scaled). 1 = value, 0 = not available,
  * -EINVAL = wrong length. */
 int ved_hex_reg_value(const struct ved_hex_reg *r, const uint8_t *val, size_t len, double *out);
+
+/* The value of one history field in a record of VED_HIST_RECORD_LEN bytes. */
+double ved_hist_field_value(const struct ved_hist_field *h, const uint8_t *record);
 
 #endif

@@ -144,6 +144,38 @@ int util_parse_double(const char *s, double min, double max, double *out)
     return 0;
 }
 
+double util_scale_decimal(int64_t raw, int exp10)
+{
+    /* Every power of ten up to 1e22 is a double exactly (5^22 < 2^53), so one division or
+     * multiplication by it rounds once, to the double nearest the decimal the device meant. */
+    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    int e = exp10 < 0 ? -exp10 : exp10;
+    double p = e < (int)UTIL_ARRAY_SIZE(pow10) ? pow10[e] : pow(10.0, e);
+    return exp10 < 0 ? (double)raw / p : (double)raw * p;
+}
+
+int util_format_double(char *buf, size_t n, double v)
+{
+    int w = 0;
+    if (!isfinite(v)) {
+        w = snprintf(buf, n, "%g", v);
+        return w >= 0 && (size_t)w < n ? w : -ENOSPC;
+    }
+    /* 15 significant digits always read back to a double whose own 15 digits they are, and 17
+     * always identify a double: the first of 15, 16, 17 that round-trips is the shortest %g
+     * form that does. */
+    for (int prec = 15; prec <= 17; prec++) {
+        w = snprintf(buf, n, "%.*g", prec, v);
+        if (w < 0 || (size_t)w >= n)
+            return -ENOSPC;
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    return w;
+}
+
 int util_parse_bool(const char *s, bool *out)
 {
     static const char *const yes[] = {"yes", "true", "on", "1"};

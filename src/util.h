@@ -32,6 +32,17 @@ int util_snprintf(char *dst, size_t n, const char *fmt, ...) __attribute__((form
 /* Strict parsers: the whole string must be consumed and in range. 0 or -EINVAL / -ERANGE. */
 int util_parse_long(const char *s, int base, long min, long max, long *out);
 int util_parse_double(const char *s, double min, double max, double *out);
+/* Exact decimal scaling of a wire integer: raw × 10^exp10, done as one correctly rounded IEEE
+ * operation (raw / 10^-exp10 when exp10 < 0, raw × 10^exp10 otherwise), so that 13200 mV at
+ * exp10 = -3 is the double nearest to 13.2, as strtod("13.200") gives; multiplying by 0.001
+ * would give 13.200000000000001. Exact for |raw| < 2^53 and |exp10| <= 22 (the powers of ten a
+ * double holds exactly); beyond that it is within an ulp or two. */
+double util_scale_decimal(int64_t raw, int exp10);
+/* Writes v in the shortest of %.15g, %.16g and %.17g that strtod reads back as the same double
+ * ("13.2", "25.284", never "25.283999999999999"); a NaN or an infinity as %g writes it. Returns
+ * the length, or -ENOSPC when n is too small (25 bytes always suffice). */
+int util_format_double(char *buf, size_t n, double v);
+#define UTIL_DOUBLE_MAX 32 /* a buffer size that holds any util_format_double text */
 /* "yes/no/true/false/on/off/1/0" → bool. */
 int util_parse_bool(const char *s, bool *out);
 /* Durations with a unit: "500ms", "5s", "2m", "1h", "1d"; a bare number is rejected. */

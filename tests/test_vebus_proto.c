@@ -415,18 +415,18 @@ static void test_scale_examples(void)
     /* protocols.md: 8E 9C 7F 8F 00 00 -> 0x7F9C -> 1/100 */
     vebus_scale_from_raw(0x7F9C, 0x0000, &s);
     TEST_CHECK(s.supported && !s.is_signed && !s.is_bit);
-    TEST_NEAR(s.scale, 0.01, 1e-12);
+    TEST_CHECK(s.mul == 1 && s.div == 100);
     TEST_NEAR(vebus_scale_apply(&s, 0x05A1, 16), 14.41, 1e-9); /* UBat 0x05A1 × 0.01 */
     /* 8E 64 80: int16 0x8064 < 0 → signed, |s| = 0x7F9C → 1/100 */
     vebus_scale_from_raw(0x8064, 0x0000, &s);
     TEST_CHECK(s.supported && s.is_signed);
-    TEST_NEAR(s.scale, 0.01, 1e-12);
+    TEST_CHECK(s.mul == 1 && s.div == 100);
     TEST_NEAR(vebus_scale_apply(&s, 0xFFFE, 16), -0.02, 1e-9);
     TEST_NEAR(vebus_scale_apply(&s, 0xFFFFFE, 24), -0.02, 1e-9);
     /* 8E 57 78 8F 00 01 → 1/1961, offset 256; period 136 → 50.0255 Hz */
     vebus_scale_from_raw(0x7857, 0x0100, &s);
-    TEST_NEAR(s.scale, 1.0 / 1961, 1e-15);
-    TEST_NEAR(s.offset, 256, 0);
+    TEST_CHECK(s.mul == 1 && s.div == 1961);
+    TEST_EQ_LONG(s.offset, 256);
     TEST_NEAR(vebus_period_hz(&s, 136), 10.0 / ((136 + 256) / 1961.0), 1e-9);
     TEST_NEAR(vebus_period_hz(&s, 136), 50.0255, 1e-4);
     /* offset 0x8000: a bit variable, bit = |scale| − 1 */

@@ -1887,7 +1887,7 @@ static bool hist_field(const char *name, const uint8_t *val, size_t vlen, double
             continue;
         if ((size_t)h->offset + h->width > vlen)
             return false;
-        *out = (double)ved_le_u32(val + h->offset, h->width) * h->scale;
+        *out = ved_hist_field_value(h, val);
         return true;
     }
     return false;
