@@ -33,7 +33,7 @@ SHARED_SRC := src/util.c src/log.c drivers/vedirect_proto.c drivers/vedirect_fie
               drivers/vedirect_products.c
 SHARED_SRC += drivers/sunspec_proto.c drivers/sunspec_models.c drivers/sunspec_scan.c
 SHARED_SRC += drivers/vebus_proto.c
-SHARED_SRC += src/mbmap.c
+SHARED_SRC += src/mbmap.c src/json.c
 
 B := build
 S := build/san

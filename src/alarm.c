@@ -719,9 +719,10 @@ static void alarm_values(struct alarm_engine *e, const struct expr *x, char *buf
             continue;
         const struct point *p = s->idx >= 0 ? &e->pts[s->idx] : NULL;
         int w;
-        if (p && p->state == POINT_OK)
-            w = snprintf(buf + off, len - off, "%s%s = %.2f %s", off ? ", " : "", s->name, p->value,
-                         p->unit);
+        char num[UTIL_DOUBLE_MAX];
+        if (p && p->state == POINT_OK && util_format_double(num, sizeof(num), p->value) >= 0)
+            w = snprintf(buf + off, len - off, "%s%s = %s %s", off ? ", " : "", s->name, num,
+                         p->unit); /* as the device sent it: 23.954 V, not 23.95 */
         else
             w = snprintf(buf + off, len - off, "%s%s = no data", off ? ", " : "", s->name);
         if (w < 0)

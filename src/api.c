@@ -29,7 +29,7 @@ void api_reply_json(struct api_reply *out, int status, json_t *doc)
 {
     out->status = status;
     out->type = "application/json";
-    out->body = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    out->body = json_dumps_exact(doc, JSON_COMPACT);
     out->len = out->body ? strlen(out->body) : 0;
     json_decref(doc);
 }

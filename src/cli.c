@@ -1,4 +1,5 @@
 /* cli: `sitewatch`, the command-line client of the JSON API (status table, one value, devices). */
+#include "json.h"
 #include "mbmap.h"
 #include "sunspec_scan.h"
 #include "util.h"
@@ -81,8 +82,10 @@ static void cli_print_value(json_t *p)
     json_t *v = json_object_get(p, "value");
     const char *unit = json_string_value(json_object_get(p, "unit"));
     const char *state = json_string_value(json_object_get(p, "state"));
-    if (json_is_number(v))
-        printf("%g%s%s", json_number_value(v), unit && *unit ? " " : "", unit ? unit : "");
+    char num[UTIL_DOUBLE_MAX];
+    /* the value as the device sent it: 25.284, never 25.283999999999999 (nor %g's 6 digits) */
+    if (json_is_number(v) && util_format_double(num, sizeof(num), json_number_value(v)) >= 0)
+        printf("%s%s%s", num, unit && *unit ? " " : "", unit ? unit : "");
     else
         printf("(%s)", state ? state : "?");
 }
@@ -158,8 +161,10 @@ static int cli_dump(const char *base, const char *path)
     json_t *doc = cli_get(base, path, &st);
     if (!doc)
         return 1;
-    json_dumpf(doc, stdout, JSON_INDENT(2));
-    printf("\n");
+    /* jansson's own dump writes reals with 17 digits (25.283999999999999) */
+    char *text = json_dumps_exact(doc, JSON_INDENT(2));
+    printf("%s\n", text ? text : "null");
+    free(text);
     json_decref(doc);
     return st == 200 ? 0 : 1;
 }

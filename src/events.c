@@ -6,6 +6,7 @@
  * gets "event: snapshot" (every point) instead of the batches it missed. */
 #include "events.h"
 
+#include "json.h"
 #include "log.h"
 #include "ticker.h"
 #include "util.h"
@@ -73,7 +74,7 @@ static void events_hub_unref(struct events_hub *h)
 /* "id: N\nevent: NAME\ndata: JSON\n\n" (+ the alarms hint); the JSON is one line. */
 static char *events_format(uint64_t id, const char *name, json_t *data, bool alarms, size_t *len)
 {
-    char *js = json_dumps(data, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    char *js = json_dumps_exact(data, JSON_COMPACT);
     if (!js)
         return NULL;
     size_t n = strlen(js) + 128;

@@ -139,7 +139,7 @@ static void main_command_route(void *ctx, const struct api_request *r, struct ap
     if (json_is_string(jv))
         util_strlcpy(value, json_string_value(jv), sizeof(value));
     else if (json_is_number(jv))
-        snprintf(value, sizeof(value), "%g", json_number_value(jv));
+        (void)util_format_double(value, sizeof(value), json_number_value(jv));
     if (!cmd) {
         json_decref(doc);
         api_reply_error(out, 400, "body must be {\"command\": \"...\", \"value\": ...}");

@@ -328,8 +328,8 @@ static void series_handle(void *ctx, const struct api_request *r, struct api_rep
                     double v = series_at(&d[i], cols[c], t);
                     cell[0] = ',';
                     cell[1] = '\0';
-                    if (!isnan(v))
-                        (void)util_snprintf(cell, sizeof(cell), ",%.10g", v);
+                    if (!isnan(v)) /* the shortest text that reads back, as in the JSON */
+                        (void)util_format_double(cell + 1, sizeof(cell) - 1, v);
                     series_csv_add(&buf, &len, &cap, cell);
                 }
             }

@@ -52,6 +52,62 @@ static void test_writer_escapes_and_numbers(void)
     free(text);
 }
 
+/* Numbers are written in the shortest form that reads back the same (issue 14): a device's
+ * 25.284 is "25.284", never jansson's 25.283999999999999 nor a 10-digit cut. */
+static void test_numbers_shortest(void)
+{
+    static const struct {
+        double v;
+        const char *text;
+    } cases[] = {
+        {25284 / 1000.0,    "25.284"             },
+        {13200 / 1000.0,    "13.2"               },
+        {12,                "12.0"               },
+        {-0.001,            "-0.001"             },
+        {12345678.901,      "12345678.901"       },
+        {0.1 + 0.2,         "0.30000000000000004"},
+        {1e21,              "1e+21"              },
+        {-5526294 / 1000.0, "-5526.294"          },
+    };
+    for (size_t k = 0; k < UTIL_ARRAY_SIZE(cases); k++) {
+        struct json_buf b;
+        json_buf_init(&b, 1);
+        json_buf_num(&b, cases[k].v);
+        char *text = json_buf_take(&b, NULL);
+        TEST_STREQ(text, cases[k].text);
+        free(text);
+        /* a jansson document: the same text, where json_dumps writes 17 digits */
+        json_t *doc = json_pack("{s:f}", "value", cases[k].v);
+        char want[64];
+        snprintf(want, sizeof(want), "{\"value\":%s}", cases[k].text);
+        text = json_dumps_exact(doc, JSON_COMPACT);
+        TEST_STREQ(text, want);
+        free(text);
+        json_decref(doc);
+    }
+}
+
+/* Apart from the reals, json_dumps_exact writes what json_dumps writes, in each layout. */
+static void test_dumps_exact_layout(void)
+{
+    json_error_t e;
+    json_t *doc = json_loads("{\"a\": [1, \"x\", true, false, null, {}, [], -7], \"b\": "
+                             "{\"c\": \"d\\n\\u0001\\\"\\\\ \u00b0C\", \"e\": {\"f\": []}}, "
+                             "\"g\": -1763700000123}",
+                             0, &e);
+    TEST_CHECK(doc != NULL);
+    static const size_t flags[] = {0, JSON_COMPACT, JSON_INDENT(2), JSON_INDENT(4) | JSON_COMPACT};
+    for (size_t k = 0; doc && k < UTIL_ARRAY_SIZE(flags); k++) {
+        char *want = json_dumps(doc, flags[k]);
+        char *got = json_dumps_exact(doc, flags[k]);
+        TEST_STREQ(got, want);
+        free(want);
+        free(got);
+    }
+    json_decref(doc);
+    TEST_CHECK(json_dumps_exact(NULL, 0) == NULL);
+}
+
 /* The points document equals the store, point by point, with null for anything not ok. */
 static void test_points_document(void)
 {
@@ -113,5 +169,7 @@ int main(void)
 {
     TEST_RUN(test_writer_escapes_and_numbers);
     TEST_RUN(test_points_document);
+    TEST_RUN(test_numbers_shortest);
+    TEST_RUN(test_dumps_exact_layout);
     return test_summary();
 }

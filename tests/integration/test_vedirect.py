@@ -1,5 +1,7 @@
 """Integration tests of the VE.Direct foundation: the real daemon (ASan build) against emulated
 devices on ptys and TCP, checked through the JSON API and the CLI."""
+import decimal
+import json
 import os
 import signal
 import socket
@@ -66,6 +68,58 @@ def test_replayed_capture_values():
         # the async HEX history records (0x1050) of the BlueSolar are decoded
         wait_for("mppt HEX history", lambda: ok_value(s, "mppt/History/Daily/0/MaxPower") is not None, 15)
         check(ok_value(s, "mppt/History/Daily/0/MaxPower") == 11.0, "daily MaxPower != 11 W")
+    finally:
+        s.close()
+
+
+def decimal_text(raw, exp10):
+    """The device's decimal in its shortest text, by decimal arithmetic: "-5526294" at -3 is
+    "-5526.294", "12000" at -3 is "12"."""
+    d = decimal.Decimal(int(raw)).scaleb(exp10).normalize()
+    return format(d, "f")
+
+
+def test_cli_prints_values_as_sent():
+    """Issue 14: `sitewatch get` and `sitewatch points` print a value as the device sent it, in
+    its shortest form (-1876.218 Ah, not %g's -1876.22 nor jansson's 17 digits), and so does
+    the JSON API. A real BMV-712 capture (vedirect-rs: one main and one history block, replayed
+    in a loop, so every value stays what the device sent)."""
+    s = Site("cliexact")
+    try:
+        cap = "vedirect/vedirect-rs_bmv712smart_pidA381.raw"
+        s.emulator("vedirect", "--pty", s.pty("bmv"), "--replay", os.path.join(TESTDATA, cap))
+        s.write_conf([("bmv", {"driver": "vedirect", "port": s.pty("bmv"), "hex": "no"})])
+        s.start_daemon()
+        cases = [("bmv/History/TotalAhDrawn", "H6", -3), ("bmv/History/TimeSinceLastFullCharge",
+                  "H9", 0), ("bmv/History/MinimumVoltage", "H7", -3),
+                 ("bmv/Dc/0/Voltage", "V", -3), ("bmv/Dc/0/Current", "I", -3),
+                 ("bmv/ConsumedAmphours", "CE", -3), ("bmv/Soc", "SOC", -1)]
+        sent = {key: {decimal_text(v, e) for v in capture_values(cap, label)}
+                for key, label, e in cases}
+        check(sent["bmv/History/TotalAhDrawn"] == {"-1876.218"}, "capture H6 %r" % sent)
+        for key, _, _ in cases:
+            wait_for(key + " ok", lambda k=key: ok_value(s, k) is not None, 8)
+        cli = [os.path.join(BUILD, "sitewatch"), "-u", "http://127.0.0.1:%d" % s.port]
+        for key, _, _ in cases:
+            out = subprocess.run(cli + ["get", key], capture_output=True, text=True, timeout=10)
+            check(out.returncode == 0, "get %s: %s" % (key, out.stderr))
+            text = out.stdout.split()[0] if out.stdout.split() else ""
+            check(text in sent[key], "sitewatch get %s printed %r; the device sent %s" %
+                  (key, out.stdout, sorted(sent[key])))
+        # the JSON text itself: numbers kept as the literal strings printed
+        out = subprocess.run(cli + ["points", "bmv/"], capture_output=True, text=True, timeout=10)
+        check(out.returncode == 0, "points: %s" % out.stderr)
+        api = json.loads(s.http("/api/v1/points?prefix=bmv/")[1], parse_float=str)
+        for name, doc in (("sitewatch points", json.loads(out.stdout, parse_float=str)),
+                          ("/api/v1/points", api)):
+            for key, _, _ in cases:
+                lit = doc["points"][key]["value"]
+                want = {t if "." in t else t + ".0" for t in sent[key]}  # a JSON real keeps .0
+                check(lit in want, "%s printed %s = %s; the device sent %s" %
+                      (name, key, lit, sorted(want)))
+        lit = json.loads(s.http("/api/v1/points/bmv/History/TotalAhDrawn")[1],
+                         parse_float=str)["value"]
+        check(lit == "-1876.218", "/api/v1/points/<key> serves TotalAhDrawn = %s" % lit)
     finally:
         s.close()
 
