@@ -30,20 +30,20 @@
 #define SS_MEMO "unit" /* state file: <state_dir>/sunspec-<device>.unit */
 
 static const struct drv_key ss_keys[] = {
-    {"host",         DRV_KEY_STRING,   NULL,       "inverter or data manager address (IP or name)"},
-    {"port",         DRV_KEY_INT,      "502",      "Modbus-TCP port"                              },
-    {"unit",         DRV_KEY_STRING,   "auto",
+    {"host",         DRV_KEY_STRING,   NULL,       NULL,        "inverter or data manager address (IP or name)"},
+    {"port",         DRV_KEY_INT,      "502",      "1..65535",  "Modbus-TCP port"                              },
+    {"unit",         DRV_KEY_STRING,   "auto",     NULL,
      "Modbus unit id, a list tried in order (1,2,126), or auto = 1, 2, 126 then extra_units; the "
-     "unit found is tried first next time"                                                        },
-    {"extra_units",  DRV_KEY_STRING,   "",
-     "more unit ids auto tries after 1, 2, 126 (comma-separated)"                                 },
-    {"position",     DRV_KEY_STRING,   "ac-input",
-     "where it feeds in: ac-input, ac-output or ac-input-2"                                       },
-    {"interval",     DRV_KEY_DURATION, "1s",       "polling period"                               },
-    {"timeout",      DRV_KEY_DURATION, "2s",       "connect and response timeout of one request"  },
-    {"sma_fallback", DRV_KEY_BOOL,     "yes",
-     "SMA: read unit 3's proprietary registers for what SunSpec lacks"                            },
-    {NULL,           0,                NULL,       NULL                                           },
+     "unit found is tried first next time"                                                                     },
+    {"extra_units",  DRV_KEY_STRING,   "",         NULL,
+     "more unit ids auto tries after 1, 2, 126 (comma-separated)"                                              },
+    {"position",     DRV_KEY_STRING,   "ac-input", NULL,
+     "where it feeds in: ac-input, ac-output or ac-input-2"                                                    },
+    {"interval",     DRV_KEY_DURATION, "1s",       "100ms..1h", "polling period"                               },
+    {"timeout",      DRV_KEY_DURATION, "2s",       "100ms..1m", "connect and response timeout of one request"  },
+    {"sma_fallback", DRV_KEY_BOOL,     "yes",      NULL,
+     "SMA: read unit 3's proprietary registers for what SunSpec lacks"                                         },
+    {NULL,           0,                NULL,       NULL,        NULL                                           },
 };
 
 static const char *const ss_ph_path[SS_PH_FIELDS] = {"Voltage", "Current", "Power",

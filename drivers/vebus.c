@@ -18,13 +18,13 @@
 #define VB_PHASES_MAX 4
 
 static const struct drv_key vb_keys[] = {
-    {"port",          DRV_KEY_STRING,   NULL,     "MK2/MK3 tty, by-id link, or tcp://host:port"},
-    {"address",       DRV_KEY_INT,      "0",      "VE.Bus address of the master ('A' command)" },
-    {"interval",      DRV_KEY_DURATION, "1s",     "time between two polling rounds"            },
-    {"timeout",       DRV_KEY_DURATION, "2500ms", "no answer this long: stale, reopen"         },
-    {"allow_control", DRV_KEY_BOOL,     "no",     "accept mode and current limit commands"     },
-    {"ac_input",      DRV_KEY_BOOL,     "yes",    "AC source normally present: GridLost alarm" },
-    {NULL,            0,                NULL,     NULL                                         },
+    {"port",          DRV_KEY_PORT,     NULL,     NULL,        "MK2/MK3 tty, by-id link, or tcp://host:port"},
+    {"address",       DRV_KEY_INT,      "0",      "0..255",    "VE.Bus address of the master ('A' command)" },
+    {"interval",      DRV_KEY_DURATION, "1s",     "100ms..1h", "time between two polling rounds"            },
+    {"timeout",       DRV_KEY_DURATION, "2500ms", "100ms..1m", "no answer this long: stale, reopen"         },
+    {"allow_control", DRV_KEY_BOOL,     "no",     NULL,        "accept mode and current limit commands"     },
+    {"ac_input",      DRV_KEY_BOOL,     "yes",    NULL,        "AC source normally present: GridLost alarm" },
+    {NULL,            0,                NULL,     NULL,        NULL                                         },
 };
 
 /* Points with one instance per system. */

@@ -24,12 +24,14 @@
 #define VED_HISTF_MAX 16
 
 static const struct drv_key ved_keys[] = {
-    {"port",          DRV_KEY_STRING,   NULL,     "serial device, by-id link, or tcp://host:port"   },
-    {"hex",           DRV_KEY_BOOL,     "yes",    "poll HEX registers for settings and history"     },
-    {"hex_interval",  DRV_KEY_DURATION, "30s",    "how often the HEX registers are read again"      },
-    {"timeout",       DRV_KEY_DURATION, "2500ms", "no valid block for this long: stale, reopen"     },
-    {"allow_control", DRV_KEY_BOOL,     "no",     "accept commands that change the device (HEX Set)"},
-    {NULL,            0,                NULL,     NULL                                              },
+    {"port",          DRV_KEY_PORT,     NULL,     NULL,        "serial device, by-id link, or tcp://host:port"   },
+    {"hex",           DRV_KEY_BOOL,     "yes",    NULL,        "poll HEX registers for settings and history"     },
+    {"hex_interval",  DRV_KEY_DURATION, "30s",    "1s..1d",
+     "how often the HEX registers are read again"                                                                },
+    {"timeout",       DRV_KEY_DURATION, "2500ms", "100ms..1m",
+     "no valid block for this long: stale, reopen"                                                               },
+    {"allow_control", DRV_KEY_BOOL,     "no",     NULL,        "accept commands that change the device (HEX Set)"},
+    {NULL,            0,                NULL,     NULL,        NULL                                              },
 };
 
 struct ved_priv {

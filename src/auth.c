@@ -26,18 +26,18 @@
 #define AUTH_FAIL_SLOTS 64
 
 static const struct drv_key auth_user_keys[] = {
-    {"role",          DRV_KEY_STRING, "viewer", "viewer (read only) or admin"                 },
-    {"password_hash", DRV_KEY_STRING, NULL,     "crypt(3) hash, written by `sitewatch passwd`"},
-    {NULL,            0,              NULL,     NULL                                          },
+    {"role",          DRV_KEY_STRING, "viewer", NULL, "viewer (read only) or admin"                 },
+    {"password_hash", DRV_KEY_STRING, NULL,     NULL, "crypt(3) hash, written by `sitewatch passwd`"},
+    {NULL,            0,              NULL,     NULL, NULL                                          },
 };
 
 static const struct drv_key auth_access_keys[] = {
-    {"require_login",      DRV_KEY_BOOL,     "yes", "viewers must log in too (with users)"   },
-    {"trust_loopback",     DRV_KEY_BOOL,     "yes", "requests from this machine act as admin"},
-    {"session_ttl",        DRV_KEY_DURATION, "12h", "a login lasts this long"                },
-    {"login_max_failures", DRV_KEY_INT,      "5",   "failed logins before a lockout"         },
-    {"login_lockout",      DRV_KEY_DURATION, "5m",  "lockout of a client address or user"    },
-    {NULL,                 0,                NULL,  NULL                                     },
+    {"require_login",      DRV_KEY_BOOL,     "yes", NULL,      "viewers must log in too (with users)"   },
+    {"trust_loopback",     DRV_KEY_BOOL,     "yes", NULL,      "requests from this machine act as admin"},
+    {"session_ttl",        DRV_KEY_DURATION, "12h", "1m..30d", "a login lasts this long"                },
+    {"login_max_failures", DRV_KEY_INT,      "5",   "1..1000", "failed logins before a lockout"         },
+    {"login_lockout",      DRV_KEY_DURATION, "5m",  "0s..1d",  "lockout of a client address or user"    },
+    {NULL,                 0,                NULL,  NULL,      NULL                                     },
 };
 
 int auth_role_parse(const char *s)

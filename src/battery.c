@@ -19,30 +19,37 @@
 #define BATTERY_MAX_DT_MS 5000
 
 static const struct drv_key battery_keys[] = {
-    {"current",                DRV_KEY_STRING,   NULL,        "current point(s), A, + = charge: key or sum 'a + b - c'"},
-    {"voltage",                DRV_KEY_STRING,   NULL,        "battery voltage point"                                  },
-    {"temperature",            DRV_KEY_STRING,   "",          "battery temperature point (°C), optional"              },
-    {"chemistry",              DRV_KEY_STRING,   "lead-acid", "lead-acid, agm, gel or lifepo4 (the presets)"           },
-    {"nominal_voltage",        DRV_KEY_DOUBLE,   "12",        "12, 24, 48 ... (cell count for OCV)"                    },
-    {"capacity",               DRV_KEY_DOUBLE,   NULL,        "Ah at the 20 h rate"                                    },
-    {"charged_voltage",        DRV_KEY_STRING,   "auto",      "V; auto = 13.2 V per 12 V (LiFePO4 13.8)"               },
-    {"tail_current",           DRV_KEY_DOUBLE,   "4",         "% of capacity"                                          },
-    {"charged_detection_time", DRV_KEY_DURATION, "3m",        "both charged conditions this long"                      },
-    {"peukert",                DRV_KEY_STRING,   "auto",      "Peukert exponent; auto = chemistry preset"              },
-    {"charge_efficiency",      DRV_KEY_STRING,   "auto",      "%; auto = 95 (LiFePO4 99)"                              },
-    {"current_threshold",      DRV_KEY_DOUBLE,   "0.1",       "A; below this the current counts as 0"                  },
-    {"discharge_floor",        DRV_KEY_DOUBLE,   "50",        "% SoC, the time-to-go target"                           },
-    {"ttg_averaging",          DRV_KEY_DURATION, "3m",        "time-to-go averaging period (0s = none)"                },
-    {"temp_coefficient",       DRV_KEY_STRING,   "auto",      "capacity %/°C below 20 °C; auto = preset"             },
-    {"ocv_recalibration",      DRV_KEY_BOOL,     "no",        "recalibrate SoC from the rest voltage"                  },
-    {"ocv_rest_time",          DRV_KEY_STRING,   "auto",      "rest before OCV; auto = 4h (LiFePO4 2h)"                },
-    {"ocv_rest_current",       DRV_KEY_DOUBLE,   "0.1",       "A; |I| below this is rest"                              },
-    {"offset_estimation",      DRV_KEY_BOOL,     "yes",       "learn the current-sensor offset sync to sync"           },
-    {"start_soc",              DRV_KEY_DOUBLE,   "100",       "% SoC when there is no saved state"                     },
-    {"low_voltage_alarm",      DRV_KEY_DOUBLE,   "0",         "V, for History/LowVoltageAlarms (0 = off)"              },
-    {"high_voltage_alarm",     DRV_KEY_DOUBLE,   "0",         "V, for History/HighVoltageAlarms (0 = off)"             },
-    {"save_interval",          DRV_KEY_DURATION, "1m",        "state file write period (at most 1m)"                   },
-    {NULL,                     0,                NULL,        NULL                                                     },
+    {"current",                DRV_KEY_STRING,   NULL,        NULL,
+     "current point(s), A, + = charge: key or sum 'a + b - c'"                                                            },
+    {"voltage",                DRV_KEY_STRING,   NULL,        NULL,           "battery voltage point"                     },
+    {"temperature",            DRV_KEY_STRING,   "",          NULL,           "battery temperature point (°C), optional" },
+    {"chemistry",              DRV_KEY_STRING,   "lead-acid", NULL,
+     "lead-acid, agm, gel or lifepo4 (the presets)"                                                                       },
+    {"nominal_voltage",        DRV_KEY_DOUBLE,   "12",        "1..1000",      "12, 24, 48 ... (cell count for OCV)"       },
+    {"capacity",               DRV_KEY_DOUBLE,   NULL,        "0.1..1000000", "Ah at the 20 h rate"                       },
+    {"charged_voltage",        DRV_KEY_STRING,   "auto",      NULL,           "V; auto = 13.2 V per 12 V (LiFePO4 13.8)"  },
+    {"tail_current",           DRV_KEY_DOUBLE,   "4",         "0..100",       "% of capacity"                             },
+    {"charged_detection_time", DRV_KEY_DURATION, "3m",        "0s..1d",
+     "both charged conditions this long"                                                                                  },
+    {"peukert",                DRV_KEY_STRING,   "auto",      NULL,           "Peukert exponent; auto = chemistry preset" },
+    {"charge_efficiency",      DRV_KEY_STRING,   "auto",      NULL,           "%; auto = 95 (LiFePO4 99)"                 },
+    {"current_threshold",      DRV_KEY_DOUBLE,   "0.1",       "0..1000",
+     "A; below this the current counts as 0"                                                                              },
+    {"discharge_floor",        DRV_KEY_DOUBLE,   "50",        "0..100",       "% SoC, the time-to-go target"              },
+    {"ttg_averaging",          DRV_KEY_DURATION, "3m",        "0s..1d",       "time-to-go averaging period (0s = none)"   },
+    {"temp_coefficient",       DRV_KEY_STRING,   "auto",      NULL,           "capacity %/°C below 20 °C; auto = preset"},
+    {"ocv_recalibration",      DRV_KEY_BOOL,     "no",        NULL,           "recalibrate SoC from the rest voltage"     },
+    {"ocv_rest_time",          DRV_KEY_STRING,   "auto",      NULL,           "rest before OCV; auto = 4h (LiFePO4 2h)"   },
+    {"ocv_rest_current",       DRV_KEY_DOUBLE,   "0.1",       "0..1000",      "A; |I| below this is rest"                 },
+    {"offset_estimation",      DRV_KEY_BOOL,     "yes",       NULL,
+     "learn the current-sensor offset sync to sync"                                                                       },
+    {"start_soc",              DRV_KEY_DOUBLE,   "100",       "0..100",       "% SoC when there is no saved state"        },
+    {"low_voltage_alarm",      DRV_KEY_DOUBLE,   "0",         "0..1000",
+     "V, for History/LowVoltageAlarms (0 = off)"                                                                          },
+    {"high_voltage_alarm",     DRV_KEY_DOUBLE,   "0",         "0..1000",
+     "V, for History/HighVoltageAlarms (0 = off)"                                                                         },
+    {"save_interval",          DRV_KEY_DURATION, "1m",        "100ms..1m",    "state file write period"                   },
+    {NULL,                     0,                NULL,        NULL,           NULL                                        },
 };
 
 struct battery_term {
@@ -175,8 +182,6 @@ static int battery_check(const struct conf_section *s, struct conf_error *e)
         util_parse_duration_ms(kv->value, &ms) != 0)
         return conf_error_at(e, s, kv, "ocv_rest_time = %s: expected auto or a duration (4h)",
                              kv->value);
-    if ((kv = conf_get_kv(s, "save_interval")) && conf_get_ms(s, "save_interval") > 60000)
-        return conf_error_at(e, s, kv, "save_interval = %s: at most 1m", kv->value);
     if (s->name && strcmp(s->name, "system") == 0)
         return conf_error_at(e, s, NULL, "battery %s: the name 'system' is reserved", s->name);
     return 0;

@@ -17,24 +17,26 @@
 #include <string.h>
 
 static const struct drv_key conf_daemon_keys[] = {
-    {"state_dir", DRV_KEY_STRING, "/var/lib/sitewatch", "where state files live"                 },
-    {"log_level", DRV_KEY_STRING, "info",               "error, warning, notice, info or debug"  },
-    {"site_name", DRV_KEY_STRING, "sitewatch",          "shown in the console, the API and mails"},
-    {NULL,        0,              NULL,                 NULL                                     },
+    {"state_dir", DRV_KEY_STRING, "/var/lib/sitewatch", NULL, "where state files live"                 },
+    {"log_level", DRV_KEY_STRING, "info",               NULL, "error, warning, notice, info or debug"  },
+    {"site_name", DRV_KEY_STRING, "sitewatch",          NULL, "shown in the console, the API and mails"},
+    {NULL,        0,              NULL,                 NULL, NULL                                     },
 };
 
 static const struct drv_key conf_http_keys[] = {
-    {"listen",   DRV_KEY_STRING, "127.0.0.1:8080",           "address:port of the console and JSON API"            },
-    {"web_root", DRV_KEY_STRING, "/usr/share/sitewatch/web", "directory of the console files"                      },
-    {"tls_cert", DRV_KEY_STRING, "",                         "PEM certificate (chain): serve HTTPS instead of HTTP"},
-    {"tls_key",  DRV_KEY_STRING, "",                         "PEM private key of tls_cert"                         },
-    {NULL,       0,              NULL,                       NULL                                                  },
+    {"listen",   DRV_KEY_STRING, "127.0.0.1:8080",           NULL, "address:port of the console and JSON API"            },
+    {"web_root", DRV_KEY_STRING, "/usr/share/sitewatch/web", NULL,
+     "directory of the console files"                                                                                    },
+    {"tls_cert", DRV_KEY_STRING, "",                         NULL, "PEM certificate (chain): serve HTTPS instead of HTTP"},
+    {"tls_key",  DRV_KEY_STRING, "",                         NULL, "PEM private key of tls_cert"                         },
+    {NULL,       0,              NULL,                       NULL, NULL                                                  },
 };
 
 const struct drv_key conf_device_keys[] = {
-    {"driver",   DRV_KEY_STRING, NULL,   "which driver reads this device"                 },
-    {"instance", DRV_KEY_INT,    "auto", "device instance; auto numbers each class from 0"},
-    {NULL,       0,              NULL,   NULL                                             },
+    {"driver",   DRV_KEY_STRING, NULL,   NULL,       "which driver reads this device"           },
+    {"instance", DRV_KEY_INT,    "auto", "0..65535",
+     "device instance; auto = the devices of each driver numbered from 0 in configuration order"},
+    {NULL,       0,              NULL,   NULL,       NULL                                       },
 };
 
 static int conf_check_daemon(const struct conf_section *s, struct conf_error *e)
@@ -94,13 +96,27 @@ static const struct drv_key *conf_key_find(const struct drv_key *keys, const cha
     return NULL;
 }
 
+/* Every error found, in the order found; sorted by file and line before they are reported. */
+struct conf_err {
+    const char *file; /* owned by conf */
+    int line;         /* 0: the file as a whole */
+    char msg[400];
+};
+struct conf_errs {
+    struct conf_err *v;
+    size_t n, cap;
+    size_t total; /* also those not kept (beyond CONF_ERRORS_KEPT) */
+};
+/* --check-config shows at most CONF_ERRORS_SHOWN; a few more are kept to sort them by line. */
+#define CONF_ERRORS_SHOWN 20
+#define CONF_ERRORS_KEPT 200
+
 /* Parser state shared by the line reader and the inih handler. */
 struct conf_parse {
     const char *file; /* name used in messages, owned by conf */
     const char *text; /* remaining input */
     int line;         /* number of the line inih is handling */
-    char err[512];
-    bool failed;
+    struct conf_errs *errs;
     struct conf *conf;
     struct conf_kv **kv; /* key/values of the current section */
     size_t *nkv;
@@ -112,27 +128,79 @@ static void conf_fail(struct conf_parse *p, const char *file, int line, const ch
 
 static void conf_fail(struct conf_parse *p, const char *file, int line, const char *fmt, ...)
 {
-    if (p->failed)
+    struct conf_errs *e = p->errs;
+    e->total++;
+    if (e->n == CONF_ERRORS_KEPT)
         return;
-    p->failed = true;
-    char msg[400];
+    if (e->n == e->cap) {
+        e->cap = e->cap ? 2 * e->cap : 8;
+        e->v = xrealloc(e->v, e->cap * sizeof(*e->v));
+    }
+    struct conf_err *x = &e->v[e->n++];
+    x->file = file;
+    x->line = line;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    vsnprintf(x->msg, sizeof(x->msg), fmt, ap);
     va_end(ap);
-    snprintf(p->err, sizeof(p->err), "%s:%d: %s", file, line, msg);
+}
+
+static size_t conf_file_index(const struct conf *c, const char *file)
+{
+    for (size_t i = 0; i < c->nfiles; i++)
+        if (c->files[i] == file)
+            return i;
+    return c->nfiles;
+}
+
+/* Writes the errors, sorted by file (in reading order) then line, one "file:line: msg" per line,
+ * at most CONF_ERRORS_SHOWN of them, into err. */
+static void conf_errs_format(const struct conf *c, struct conf_errs *e, char *err, size_t errlen)
+{
+    /* insertion sort: stable, and the list is short */
+    for (size_t i = 1; i < e->n; i++) {
+        struct conf_err x = e->v[i];
+        size_t fx = conf_file_index(c, x.file), j = i;
+        for (; j > 0; j--) {
+            size_t fj = conf_file_index(c, e->v[j - 1].file);
+            if (fj < fx || (fj == fx && e->v[j - 1].line <= x.line))
+                break;
+            e->v[j] = e->v[j - 1];
+        }
+        e->v[j] = x;
+    }
+    size_t len = 0;
+    err[0] = '\0';
+    for (size_t i = 0; i < e->n && i < CONF_ERRORS_SHOWN && len + 1 < errlen; i++) {
+        const struct conf_err *x = &e->v[i];
+        int w = x->line > 0
+                    ? snprintf(err + len, errlen - len, "%s%s:%d: %s", i ? "\n" : "", x->file,
+                               x->line, x->msg)
+                    : snprintf(err + len, errlen - len, "%s%s: %s", i ? "\n" : "", x->file, x->msg);
+        if (w < 0)
+            break;
+        len += (size_t)w;
+    }
+    if (e->total > CONF_ERRORS_SHOWN && len + 1 < errlen)
+        snprintf(err + len, errlen - len, "\n(%zu more errors not shown)",
+                 e->total - CONF_ERRORS_SHOWN);
+}
+
+static void conf_errs_free(struct conf_errs *e)
+{
+    free(e->v);
+    *e = (struct conf_errs){0};
 }
 
 int conf_error_at(struct conf_error *e, const struct conf_section *s, const struct conf_kv *kv,
                   const char *fmt, ...)
 {
-    char msg[400];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
     va_end(ap);
-    snprintf(e->msg, sizeof(e->msg), "%s:%d: %s", kv ? kv->file : s->file, kv ? kv->line : s->line,
-             msg);
+    e->file = kv ? kv->file : s->file;
+    e->line = kv ? kv->line : s->line;
     return -EINVAL;
 }
 
@@ -269,16 +337,20 @@ static char *conf_reader(char *str, int num, void *stream)
     const char *s = str;
     while (*s == ' ' || *s == '\t')
         s++;
-    if (*s == '[')
+    if (*s == '[') {
         conf_section_line(p, s, strlen(s));
+    } else if (*s && *s != '\r' && *s != '\n' && *s != ';' && *s != '#' && !strpbrk(s, "=:")) {
+        /* inih reports only its first syntax error: find each one here and hide it from inih */
+        conf_fail(p, p->file, p->line,
+                  "syntax error: expected [section], key = value, or a ; or # comment");
+        str[0] = '\0';
+    }
     return str;
 }
 
 static int conf_handler(void *user, const char *section, const char *name, const char *value)
 {
     struct conf_parse *p = user;
-    if (p->failed)
-        return 1;
     if (!*section) {
         conf_fail(p, p->file, p->line, "'%s' outside any section", name);
         return 1;
@@ -295,16 +367,70 @@ static int conf_handler(void *user, const char *section, const char *name, const
     return 1;
 }
 
+/* Parses v as a value of a number or duration key: ms for durations. 0 or -EINVAL. */
+static int conf_parse_number(enum drv_key_type type, const char *v, double *out)
+{
+    int64_t ms;
+    long l;
+    if (type == DRV_KEY_DURATION) {
+        if (util_parse_duration_ms(v, &ms) != 0)
+            return -EINVAL;
+        *out = (double)ms;
+    } else if (type == DRV_KEY_INT) {
+        if (util_parse_long(v, 10, LONG_MIN, LONG_MAX, &l) != 0)
+            return -EINVAL;
+        *out = (double)l;
+    } else if (util_parse_double(v, -1e300, 1e300, out) != 0) {
+        return -EINVAL;
+    }
+    return 0;
+}
+
+const char *conf_key_range(const struct drv_key *k)
+{
+    if (k->range)
+        return k->range;
+    switch (k->type) {
+    case DRV_KEY_INT:
+        return DRV_KEY_RANGE_INT;
+    case DRV_KEY_DURATION:
+        return DRV_KEY_RANGE_DURATION;
+    case DRV_KEY_DOUBLE:
+        return DRV_KEY_RANGE_DOUBLE;
+    default:
+        return NULL;
+    }
+}
+
+int conf_key_limits(const struct drv_key *k, double *min, double *max)
+{
+    const char *range = conf_key_range(k);
+    const char *dots = range ? strstr(range, "..") : NULL;
+    char lo[32];
+    if (!dots || (size_t)(dots - range) >= sizeof(lo))
+        return -EINVAL;
+    memcpy(lo, range, (size_t)(dots - range));
+    lo[dots - range] = '\0';
+    if (conf_parse_number(k->type, lo, min) != 0 ||
+        conf_parse_number(k->type, dots + 2, max) != 0 || *min > *max)
+        return -EINVAL;
+    return 0;
+}
+
 static int conf_check_value(const struct drv_key *k, const struct conf_kv *kv, char *msg,
                             size_t msglen)
 {
+    static const char *const expected[] = {
+        [DRV_KEY_DURATION] = "a duration with a unit (500ms, 5s, 2m, 1h)",
+        [DRV_KEY_INT] = "a whole number",
+        [DRV_KEY_DOUBLE] = "a number",
+    };
     bool b;
-    int64_t ms;
-    long l;
-    double d;
+    double d, min, max;
     const char *v = kv->value;
     switch (k->type) {
     case DRV_KEY_STRING:
+    case DRV_KEY_PORT:
         if (!*v)
             return snprintf(msg, msglen, "%s needs a value", k->name), -EINVAL;
         return 0;
@@ -313,55 +439,56 @@ static int conf_check_value(const struct drv_key *k, const struct conf_kv *kv, c
             return snprintf(msg, msglen, "%s = %s: expected yes or no", k->name, v), -EINVAL;
         return 0;
     case DRV_KEY_DURATION:
-        if (util_parse_duration_ms(v, &ms) != 0)
-            return snprintf(msg, msglen,
-                            "%s = %s: expected a duration with a unit (500ms, 5s, 2m, 1h)", k->name,
-                            v),
-                   -EINVAL;
-        return 0;
     case DRV_KEY_INT:
-        if (k->def && strcmp(v, k->def) == 0)
-            return 0;
-        if (util_parse_long(v, 10, 0, 65535, &l) != 0)
-            return snprintf(msg, msglen, "%s = %s: expected a whole number from 0 to 65535",
-                            k->name, v),
-                   -EINVAL;
-        return 0;
     case DRV_KEY_DOUBLE:
-        if (util_parse_double(v, -1e12, 1e12, &d) != 0)
-            return snprintf(msg, msglen, "%s = %s: expected a number", k->name, v), -EINVAL;
+        if (k->def && strcmp(v, k->def) == 0 && conf_parse_number(k->type, v, &d) != 0)
+            return 0; /* a word default such as "auto" */
+        if (conf_key_limits(k, &min, &max) != 0)
+            return snprintf(msg, msglen, "%s: bad range '%s' in the key table", k->name,
+                            conf_key_range(k)),
+                   -EINVAL;
+        if (conf_parse_number(k->type, v, &d) != 0)
+            return snprintf(msg, msglen, "%s = %s: expected %s in %s", k->name, v,
+                            expected[k->type], conf_key_range(k)),
+                   -EINVAL;
+        if (d < min || d > max)
+            return snprintf(msg, msglen, "%s = %s: out of range, allowed %s", k->name, v,
+                            conf_key_range(k)),
+                   -EINVAL;
         return 0;
     }
     return -EINVAL;
 }
 
-/* Keys known, values of the right type, required keys present. */
-static void conf_check_kvs(struct conf_parse *p, const char *what, const char *file, int line,
-                           const struct drv_key *keys, const struct drv_key *keys2,
-                           const struct conf_kv *kv, size_t nkv)
+/* Keys known (an unknown one is reported with unknown_what, e.g. "in [daemon]"), values of the
+ * right type and range, required keys present (reported as "<what> needs"). True when all is
+ * well. */
+static bool conf_check_kvs(struct conf_parse *p, const char *unknown_what, const char *what,
+                           const char *file, int line, const struct drv_key *keys,
+                           const struct drv_key *keys2, const struct conf_kv *kv, size_t nkv)
 {
-    for (size_t i = 0; i < nkv && !p->failed; i++) {
+    size_t before = p->errs->total;
+    for (size_t i = 0; i < nkv; i++) {
         const struct drv_key *k = conf_key_find(keys, kv[i].key);
         if (!k)
             k = conf_key_find(keys2, kv[i].key);
         if (!k) {
-            conf_fail(p, kv[i].file, kv[i].line, "unknown key '%s' %s", kv[i].key, what);
-            return;
+            conf_fail(p, kv[i].file, kv[i].line, "unknown key '%s' %s", kv[i].key, unknown_what);
+            continue;
         }
         char msg[300];
         if (conf_check_value(k, &kv[i], msg, sizeof(msg)) != 0)
             conf_fail(p, kv[i].file, kv[i].line, "%s", msg);
     }
-    for (int pass = 0; pass < 2 && !p->failed; pass++)
+    for (int pass = 0; pass < 2; pass++)
         for (const struct drv_key *k = pass ? keys2 : keys; k && k->name; k++) {
             bool set = false;
             for (size_t i = 0; i < nkv; i++)
                 set |= strcmp(kv[i].key, k->name) == 0;
-            if (!k->def && !set) {
-                conf_fail(p, file, line, "%s needs '%s =' (%s)", what + 3, k->name, k->help);
-                return;
-            }
+            if (!k->def && !set)
+                conf_fail(p, file, line, "%s needs '%s =' (%s)", what, k->name, k->help);
         }
+    return p->errs->total == before;
 }
 
 static void conf_check_device(struct conf_parse *p, struct conf_device *d)
@@ -379,18 +506,12 @@ static void conf_check_device(struct conf_parse *p, struct conf_device *d)
                           "unknown driver '%s' (sitewatchd --list-drivers lists them)", drv);
         return;
     }
-    char what[96];
-    snprintf(what, sizeof(what), "for driver %s", drv);
-    for (size_t i = 0; i < d->nkv && !p->failed; i++) {
-        if (!conf_key_find(conf_device_keys, d->kv[i].key) &&
-            !conf_key_find(d->drv->keys, d->kv[i].key)) {
-            conf_fail(p, d->kv[i].file, d->kv[i].line, "unknown key '%s' for driver %s",
-                      d->kv[i].key, drv);
-            return;
-        }
-    }
-    snprintf(what, sizeof(what), "in [device %s]", d->name);
-    conf_check_kvs(p, what, d->file, d->line, conf_device_keys, d->drv->keys, d->kv, d->nkv);
+    char unknown_what[96], what[96];
+    snprintf(unknown_what, sizeof(unknown_what), "for driver %s", drv);
+    snprintf(what, sizeof(what), "[device %s]", d->name);
+    if (!conf_check_kvs(p, unknown_what, what, d->file, d->line, conf_device_keys, d->drv->keys,
+                        d->kv, d->nkv))
+        return;
     const char *inst = conf_device_value(d, "instance");
     long l;
     if (inst && util_parse_long(inst, 10, 0, 65535, &l) == 0)
@@ -399,17 +520,82 @@ static void conf_check_device(struct conf_parse *p, struct conf_device *d)
 
 static void conf_check_section(struct conf_parse *p, const struct conf_section *s)
 {
-    char what[96];
+    char what[96], unknown_what[100];
     if (s->name)
-        snprintf(what, sizeof(what), "in [%s %s]", s->type->type, s->name);
+        snprintf(what, sizeof(what), "[%s %s]", s->type->type, s->name);
     else
-        snprintf(what, sizeof(what), "in [%s]", s->type->type);
-    conf_check_kvs(p, what, s->file, s->line, s->type->keys, NULL, s->kv, s->nkv);
-    if (!p->failed && s->type->check) {
-        struct conf_error e = {{0}};
-        if (s->type->check(s, &e) != 0) {
-            p->failed = true;
-            util_strlcpy(p->err, e.msg[0] ? e.msg : "invalid section", sizeof(p->err));
+        snprintf(what, sizeof(what), "[%s]", s->type->type);
+    snprintf(unknown_what, sizeof(unknown_what), "in %s", what);
+    if (!conf_check_kvs(p, unknown_what, what, s->file, s->line, s->type->keys, NULL, s->kv,
+                        s->nkv) ||
+        !s->type->check)
+        return;
+    struct conf_error e = {0};
+    if (s->type->check(s, &e) != 0)
+        conf_fail(p, e.file ? e.file : s->file, e.file ? e.line : s->line, "%s",
+                  e.msg[0] ? e.msg : "invalid section");
+}
+
+/* The same serial port in two devices: by text, or by the file a by-id link points to. */
+static bool conf_same_port(const char *a, const char *b)
+{
+    if (strcmp(a, b) == 0)
+        return true;
+    char ra[PATH_MAX], rb[PATH_MAX];
+    return a[0] == '/' && b[0] == '/' && realpath(a, ra) && realpath(b, rb) && strcmp(ra, rb) == 0;
+}
+
+/* A serial port (DRV_KEY_PORT) serves one device: a second reader would steal its bytes. */
+static void conf_check_ports(struct conf_parse *p, const struct conf *c)
+{
+    for (size_t i = 0; i < c->ndevices; i++) {
+        const struct conf_device *d = &c->devices[i];
+        for (size_t k = 0; d->drv && k < d->nkv; k++) {
+            const struct drv_key *key = conf_key_find(d->drv->keys, d->kv[k].key);
+            if (!key || key->type != DRV_KEY_PORT)
+                continue;
+            for (size_t j = 0; j < i; j++) {
+                const struct conf_device *o = &c->devices[j];
+                for (size_t m = 0; o->drv && m < o->nkv; m++) {
+                    const struct drv_key *ok = conf_key_find(o->drv->keys, o->kv[m].key);
+                    if (ok && ok->type == DRV_KEY_PORT &&
+                        conf_same_port(o->kv[m].value, d->kv[k].value)) {
+                        conf_fail(p, d->kv[k].file, d->kv[k].line,
+                                  "[device %s] %s = %s: the port of [device %s] at %s:%d; one "
+                                  "serial port serves one device",
+                                  d->name, d->kv[k].key, d->kv[k].value, o->name, o->kv[m].file,
+                                  o->kv[m].line);
+                        j = i; /* one message per device */
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* instance = auto: the devices of one driver are numbered from 0 in configuration order, past
+ * the instances configured by hand on devices of that driver. Fixed by the configuration, not by
+ * which device answers first, so instances (and the Modbus unit ids built on them) never swap. */
+static void conf_auto_instances(struct conf *c)
+{
+    for (size_t i = 0; i < c->ndevices; i++) {
+        struct conf_device *d = &c->devices[i];
+        d->auto_instance = d->instance;
+        if (d->instance >= 0)
+            continue;
+        int n = 0;
+        for (size_t j = 0; j < i; j++)
+            n += c->devices[j].drv == d->drv && c->devices[j].instance < 0;
+        /* the n-th free number of this driver */
+        for (int cand = 0;; cand++) {
+            bool taken = false;
+            for (size_t j = 0; j < c->ndevices; j++)
+                taken |= c->devices[j].drv == d->drv && c->devices[j].instance == cand;
+            if (!taken && n-- == 0) {
+                d->auto_instance = cand;
+                break;
+            }
         }
     }
 }
@@ -428,22 +614,17 @@ static struct conf *conf_new(const char *name)
     return c;
 }
 
-/* Parses one text into c. 0 or -EINVAL with p->err set. */
-static int conf_parse_into(struct conf *c, const char *name, const char *text, char *err,
-                           size_t errlen)
+/* Parses one text into c; its errors go to errs. */
+static void conf_parse_into(struct conf *c, const char *name, const char *text,
+                            struct conf_errs *errs)
 {
-    struct conf_parse p = {.file = conf_add_file(c, name), .text = text, .conf = c};
+    struct conf_parse p = {.file = conf_add_file(c, name), .text = text, .conf = c, .errs = errs};
     /* Each key is one line: a continuation line is a typo, not a multi-line value. */
     ini_allow_multiline = false;
     int r = ini_parse_stream(conf_reader, &p, conf_handler, &p);
     if (r > 0)
         conf_fail(&p, p.file, r,
                   "syntax error: expected [section], key = value, or a ; or # comment");
-    if (p.failed) {
-        util_strlcpy(err, p.err, errlen);
-        return -EINVAL;
-    }
-    return 0;
 }
 
 static void conf_set(char **slot, const char *value)
@@ -452,18 +633,21 @@ static void conf_set(char **slot, const char *value)
     *slot = xstrdup(value);
 }
 
-/* Validates everything once all files are read, and fills the fixed fields. */
-static int conf_finish(struct conf *c, char *err, size_t errlen)
+/* Validates everything once all files are read, and fills the fixed fields. 0, or -EINVAL with
+ * every error (sorted, at most CONF_ERRORS_SHOWN) in err. */
+static int conf_finish(struct conf *c, struct conf_errs *errs, char *err, size_t errlen)
 {
-    struct conf_parse p = {.conf = c};
-    for (size_t i = 0; i < c->ndevices && !p.failed; i++)
+    struct conf_parse p = {.conf = c, .errs = errs};
+    for (size_t i = 0; i < c->ndevices; i++)
         conf_check_device(&p, &c->devices[i]);
-    for (size_t i = 0; i < c->nsections && !p.failed; i++)
+    conf_check_ports(&p, c);
+    for (size_t i = 0; i < c->nsections; i++)
         conf_check_section(&p, &c->sections[i]);
-    if (p.failed) {
-        util_strlcpy(err, p.err, errlen);
+    if (errs->total) {
+        conf_errs_format(c, errs, err, errlen);
         return -EINVAL;
     }
+    conf_auto_instances(c);
     /* [daemon] and [http] may be absent: the defaults of their key tables apply. */
     static const struct conf_section empty_daemon = {.type = &conf_section_daemon};
     static const struct conf_section empty_http = {.type = &conf_section_http};
@@ -487,9 +671,13 @@ int conf_parse_string(const char *name, const char *text, struct conf **out, cha
                       size_t errlen)
 {
     struct conf *c = conf_new(name);
-    if (conf_parse_into(c, name, text, err, errlen) != 0 || conf_finish(c, err, errlen) != 0) {
+    struct conf_errs errs = {0};
+    conf_parse_into(c, name, text, &errs);
+    int r = conf_finish(c, &errs, err, errlen);
+    conf_errs_free(&errs);
+    if (r != 0) {
         conf_free(c);
-        return -EINVAL;
+        return r;
     }
     *out = c;
     return 0;
@@ -500,11 +688,11 @@ static int conf_read_text(const char *path, char **text, char *err, size_t errle
     size_t len;
     int r = util_read_file(path, 1 << 20, text, &len);
     if (r < 0) {
-        snprintf(err, errlen, "%s: cannot read: %s", path, strerror(-r));
+        snprintf(err, errlen, "cannot read: %s", strerror(-r));
         return r;
     }
     if (strlen(*text) != len) {
-        snprintf(err, errlen, "%s: contains a NUL byte: not a text file", path);
+        snprintf(err, errlen, "contains a NUL byte: not a text file");
         free(*text);
         return -EINVAL;
     }
@@ -513,12 +701,15 @@ static int conf_read_text(const char *path, char **text, char *err, size_t errle
 
 int conf_load(const char *path, struct conf **out, char *err, size_t errlen)
 {
-    char *text;
-    int r = conf_read_text(path, &text, err, errlen);
-    if (r < 0)
+    char *text, msg[300];
+    int r = conf_read_text(path, &text, msg, sizeof(msg));
+    if (r < 0) {
+        snprintf(err, errlen, "%s: %s", path, msg);
         return r;
+    }
     struct conf *c = conf_new(path);
-    r = conf_parse_into(c, path, text, err, errlen);
+    struct conf_errs errs = {0};
+    conf_parse_into(c, path, text, &errs);
     free(text);
     /* alarms.d/NAME.conf beside the main file, in name order (glob sorts). */
     char dir[PATH_MAX], pattern[PATH_MAX + 32];
@@ -528,18 +719,20 @@ int conf_load(const char *path, struct conf **out, char *err, size_t errlen)
              ".conf",
              dirname(dir));
     glob_t g = {0};
-    if (r == 0 && glob(pattern, 0, NULL, &g) == 0) {
-        for (size_t i = 0; i < g.gl_pathc && r == 0; i++) {
-            r = conf_read_text(g.gl_pathv[i], &text, err, errlen);
-            if (r == 0) {
-                r = conf_parse_into(c, g.gl_pathv[i], text, err, errlen);
+    if (glob(pattern, 0, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc; i++) {
+            if (conf_read_text(g.gl_pathv[i], &text, msg, sizeof(msg)) == 0) {
+                conf_parse_into(c, g.gl_pathv[i], text, &errs);
                 free(text);
+            } else {
+                struct conf_parse p = {.errs = &errs};
+                conf_fail(&p, conf_add_file(c, g.gl_pathv[i]), 0, "%s", msg);
             }
         }
     }
     globfree(&g);
-    if (r == 0)
-        r = conf_finish(c, err, errlen);
+    r = conf_finish(c, &errs, err, errlen);
+    conf_errs_free(&errs);
     if (r != 0) {
         conf_free(c);
         return r;
@@ -594,7 +787,8 @@ const char *conf_device_value(const struct conf_device *d, const char *key)
 
 bool conf_device_equal(const struct conf_device *a, const struct conf_device *b)
 {
-    if (strcmp(a->name, b->name) != 0 || a->drv != b->drv || a->nkv != b->nkv)
+    if (strcmp(a->name, b->name) != 0 || a->drv != b->drv || a->nkv != b->nkv ||
+        a->auto_instance != b->auto_instance)
         return false;
     for (size_t i = 0; i < a->nkv; i++) {
         const char *v = conf_device_value(b, a->kv[i].key);

@@ -24,7 +24,8 @@ struct conf_device {
     const struct driver *drv;
     const char *file;
     int line;
-    int instance; /* -1 = automatic */
+    int instance;      /* as configured; -1 = automatic */
+    int auto_instance; /* the one to use: instance, or the automatic number (conf.c) */
     struct conf_kv *kv;
     size_t nkv;
 };
@@ -34,7 +35,9 @@ struct conf_section;
 /* A section type: [type] or [type NAME]. keys validate names and value syntax; check (optional)
  * validates meaning once the whole section is read and reports through conf_error_at. */
 struct conf_error {
-    char msg[512];
+    const char *file; /* where, set by conf_error_at */
+    int line;
+    char msg[400];
 };
 struct conf_section_type {
     const char *type;
@@ -74,7 +77,8 @@ struct conf {
 };
 
 /* Parses and validates path (and alarms.d/NAME.conf beside it). On error returns -EINVAL (or -errno
- * when the file can't be read) and writes "file:line: what is wrong" into err. */
+ * when the file can't be read) and writes every error found, sorted by file and line, one
+ * "file:line: what is wrong" per line (at most 20, then a count of the others), into err. */
 int conf_load(const char *path, struct conf **out, char *err, size_t errlen);
 /* Same for an in-memory text (no alarms.d); name is used in messages. */
 int conf_parse_string(const char *name, const char *text, struct conf **out, char *err,
@@ -95,8 +99,8 @@ bool conf_get_bool(const struct conf_section *s, const char *key);
 int64_t conf_get_ms(const struct conf_section *s, const char *key);
 long conf_get_long(const struct conf_section *s, const char *key);
 double conf_get_double(const struct conf_section *s, const char *key);
-/* For check callbacks: formats "file:line: msg" for kv (or for the section header when kv is
- * NULL) into e and returns -EINVAL. */
+/* For check callbacks: records msg at kv (or at the section header when kv is NULL) in e and
+ * returns -EINVAL; the caller reports it as "file:line: msg". */
 int conf_error_at(struct conf_error *e, const struct conf_section *s, const struct conf_kv *kv,
                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
@@ -104,5 +108,10 @@ int conf_error_at(struct conf_error *e, const struct conf_section *s, const stru
 const struct drv_key *conf_section_keys(const char *type);
 const struct conf_section_type *conf_section_type_find(const char *type);
 extern const struct drv_key conf_device_keys[];
+/* The allowed range of a number or duration key as text ("1..65535", "100ms..10m"): its own or its
+ * type's default; NULL for other types. */
+const char *conf_key_range(const struct drv_key *k);
+/* That range as numbers (milliseconds for durations). 0, or -EINVAL for a malformed range. */
+int conf_key_limits(const struct drv_key *k, double *min, double *max);
 
 #endif

@@ -19,17 +19,24 @@ enum drv_key_type {
     DRV_KEY_STRING,
     DRV_KEY_BOOL,     /* yes/no */
     DRV_KEY_DURATION, /* 500ms, 5s, 2m */
-    DRV_KEY_INT,      /* whole number 0..65535 (the default text, e.g. "auto", is also accepted) */
+    DRV_KEY_INT,      /* whole number (the default text, e.g. "auto", is also accepted) */
     DRV_KEY_DOUBLE,   /* a decimal number */
+    DRV_KEY_PORT,     /* a serial port (tty, by-id link or tcp://host:port): one device per port */
 };
 
-/* One accepted config key: name, type, default (NULL = required) and one line of help. */
+/* One accepted config key: name, type, default (NULL = required), for numbers and durations the
+ * allowed range "min..max" written like values ("1..65535", "100ms..10m"; NULL = the type's
+ * default range DRV_KEY_RANGE_*), and one line of help. */
 struct drv_key {
     const char *name;
     enum drv_key_type type;
     const char *def;
+    const char *range;
     const char *help;
 };
+#define DRV_KEY_RANGE_INT "0..65535"
+#define DRV_KEY_RANGE_DURATION "0s..1d"
+#define DRV_KEY_RANGE_DOUBLE "-1e12..1e12"
 
 /* One point a driver can publish, for --list-points and the docs. */
 struct drv_point_doc {

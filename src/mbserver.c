@@ -239,21 +239,21 @@ struct mbserver {
 /* ---- configuration ---------------------------------------------------------------------- */
 
 static const struct drv_key mbs_keys[] = {
-    {"listen",       DRV_KEY_STRING,   "0.0.0.0:502",
-     "address:port to serve Modbus-TCP on (the section's presence turns the server on)"                  },
-    {"map",          DRV_KEY_STRING,   MBMAP_DEFAULT_PATH,
-     "register map (CSV rows of Victron's attributes.csv)"                                               },
-    {"max_clients",  DRV_KEY_INT,      "128",              "connections served at once; more are refused"},
-    {"idle_timeout", DRV_KEY_DURATION, "60s",              "a connection silent this long is closed"     },
-    {"allow_from",   DRV_KEY_STRING,   "any",
-     "client addresses allowed (IPv4 address or a.b.c.d/bits, comma-separated), or any"                  },
-    {"invalid",      DRV_KEY_STRING,   "sentinel",
-     "what a stale or n/a value reads as: sentinel (0xFFFF, 0x8000 ...) or zero (like a GX)"             },
-    {"units",        DRV_KEY_STRING,   "auto",
-     "unit id overrides: device=unit, comma-separated (e.g. bmv=239, multi=227)"                         },
-    {"allow_write",  DRV_KEY_STRING,   "none",
-     "writable registers: register:min:max in D-Bus units, comma-separated (e.g. 33:1:4)"                },
-    {NULL,           0,                NULL,               NULL                                          },
+    {"listen",       DRV_KEY_STRING,   "0.0.0.0:502",      NULL,
+     "address:port to serve Modbus-TCP on (the section's presence turns the server on)"                             },
+    {"map",          DRV_KEY_STRING,   MBMAP_DEFAULT_PATH, NULL,
+     "register map (CSV rows of Victron's attributes.csv)"                                                          },
+    {"max_clients",  DRV_KEY_INT,      "128",              "1..1024", "connections served at once; more are refused"},
+    {"idle_timeout", DRV_KEY_DURATION, "60s",              "1s..1d",  "a connection silent this long is closed"     },
+    {"allow_from",   DRV_KEY_STRING,   "any",              NULL,
+     "client addresses allowed (IPv4 address or a.b.c.d/bits, comma-separated), or any"                             },
+    {"invalid",      DRV_KEY_STRING,   "sentinel",         NULL,
+     "what a stale or n/a value reads as: sentinel (0xFFFF, 0x8000 ...) or zero (like a GX)"                        },
+    {"units",        DRV_KEY_STRING,   "auto",             NULL,
+     "unit id overrides: device=unit, comma-separated (e.g. bmv=239, multi=227)"                                    },
+    {"allow_write",  DRV_KEY_STRING,   "none",             NULL,
+     "writable registers: register:min:max in D-Bus units, comma-separated (e.g. 33:1:4)"                           },
+    {NULL,           0,                NULL,               NULL,      NULL                                          },
 };
 
 /* Calls fn on every comma- or space-separated token of list (copied, at most 63 characters).

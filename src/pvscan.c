@@ -18,15 +18,14 @@
 #define PVSCAN_MAX_FOUND 64
 #define PVSCAN_MAX_RANGES 8
 #define PVSCAN_FIRST_DELAY_MS 2000
-#define PVSCAN_MIN_INTERVAL_MS 10000
 
 static const struct drv_key pvscan_keys[] = {
-    {"scan",     DRV_KEY_STRING,   "",      "a.b.c.d/nn ranges, comma-separated; empty = off"},
-    {"port",     DRV_KEY_INT,      "502",   "Modbus-TCP port probed"                         },
-    {"interval", DRV_KEY_DURATION, "1h",    "time between two scans (at least 10s)"          },
-    {"pause",    DRV_KEY_DURATION, "500ms", "pause between two addresses: the rate limit"    },
-    {"timeout",  DRV_KEY_DURATION, "1s",    "response timeout of one probe"                  },
-    {NULL,       0,                NULL,    NULL                                             },
+    {"scan",     DRV_KEY_STRING,   "",      NULL,        "a.b.c.d/nn ranges, comma-separated; empty = off"},
+    {"port",     DRV_KEY_INT,      "502",   "1..65535",  "Modbus-TCP port probed"                         },
+    {"interval", DRV_KEY_DURATION, "1h",    "10s..7d",   "time between two scans"                         },
+    {"pause",    DRV_KEY_DURATION, "500ms", "0s..1m",    "pause between two addresses: the rate limit"    },
+    {"timeout",  DRV_KEY_DURATION, "1s",    "100ms..1m", "response timeout of one probe"                  },
+    {NULL,       0,                NULL,    NULL,        NULL                                             },
 };
 
 /* Splits the comma-separated ranges of s into r[]; 0 or -EINVAL. */
@@ -60,8 +59,6 @@ static int pvscan_check(const struct conf_section *s, struct conf_error *e)
                              "scan: a.b.c.d/nn ranges of at most %d addresses each, at most %d "
                              "ranges, separated by commas",
                              SUNSPEC_SCAN_MAX_HOSTS, PVSCAN_MAX_RANGES);
-    if (conf_get_ms(s, "interval") < PVSCAN_MIN_INTERVAL_MS)
-        return conf_error_at(e, s, conf_get_kv(s, "interval"), "interval: at least 10s");
     return 0;
 }
 

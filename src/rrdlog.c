@@ -32,21 +32,19 @@ const struct rrdlog_rra rrdlog_rras[] = {
 const size_t rrdlog_nrras = UTIL_ARRAY_SIZE(rrdlog_rras);
 
 static const struct drv_key rrdlog_keys[] = {
-    {"enabled",   DRV_KEY_BOOL,     "yes", "log history to RRD files under state_dir/rrd/"      },
-    {"include",   DRV_KEY_STRING,   "*",   "point keys to log: space-separated fnmatch patterns"},
-    {"exclude",   DRV_KEY_STRING,   "",    "point keys never logged (fnmatch patterns)"         },
-    {"cache",     DRV_KEY_DURATION, "15m", "without rrdcached: samples kept in memory this long"},
-    {"rrdcached", DRV_KEY_STRING,   "",    "unix:/run/rrdcached.sock to write through rrdcached"},
-    {NULL,        0,                NULL,  NULL                                                 },
+    {"enabled",   DRV_KEY_BOOL,     "yes", NULL,      "log history to RRD files under state_dir/rrd/"      },
+    {"include",   DRV_KEY_STRING,   "*",   NULL,      "point keys to log: space-separated fnmatch patterns"},
+    {"exclude",   DRV_KEY_STRING,   "",    NULL,      "point keys never logged (fnmatch patterns)"         },
+    {"cache",     DRV_KEY_DURATION, "15m", "10s..1d",
+     "without rrdcached: samples kept in memory this long"                                                 },
+    {"rrdcached", DRV_KEY_STRING,   "",    NULL,      "unix:/run/rrdcached.sock to write through rrdcached"},
+    {NULL,        0,                NULL,  NULL,      NULL                                                 },
 };
 
 static int rrdlog_conf_check(const struct conf_section *s, struct conf_error *e)
 {
-    const struct conf_kv *kv = conf_get_kv(s, "cache");
-    if (kv && conf_get_ms(s, "cache") < RRDLOG_STEP_S * 1000)
-        return conf_error_at(e, s, kv, "cache = %s: must be at least %ds (one step)", kv->value,
-                             RRDLOG_STEP_S);
-    kv = conf_get_kv(s, "rrdcached");
+    /* cache: its range in the key table starts at one step (RRDLOG_STEP_S) */
+    const struct conf_kv *kv = conf_get_kv(s, "rrdcached");
     if (kv && kv->value[0] && strncmp(kv->value, "unix:/", 6) != 0)
         return conf_error_at(e, s, kv, "rrdcached = %s: expected unix:/path/to/rrdcached.sock",
                              kv->value);

@@ -142,7 +142,7 @@ void drv_set_identity(struct drv_instance *di, uint32_t product_id, const char *
 
 void drv_set_service(struct drv_instance *di, const char *service)
 {
-    store_device_set_service(di->store, di->dev, service, di->conf.instance);
+    store_device_set_service(di->store, di->dev, service, di->conf.auto_instance);
 }
 
 void drv_set_connection(struct drv_instance *di, const char *where)

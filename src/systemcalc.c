@@ -17,14 +17,15 @@
 #define SC_IDLE_W 30.0
 
 static const struct drv_key systemcalc_keys[] = {
-    {"battery_service", DRV_KEY_STRING,   "auto",
+    {"battery_service", DRV_KEY_STRING,   "auto",   NULL,
      "auto (a battery monitor, else a lone VE.Bus unit), none, sitewatch (the first [battery]) or "
-     "a device name"                                                                                    },
-    {"has_dc_system",   DRV_KEY_BOOL,     "no",     "DC loads/chargers not measured: estimate Dc/System"},
-    {"ac_input1",       DRV_KEY_STRING,   "grid",   "what AC-in 1 is: grid, genset, shore or none"      },
-    {"ac_input2",       DRV_KEY_STRING,   "genset", "what AC-in 2 is: grid, genset, shore or none"      },
-    {"interval",        DRV_KEY_DURATION, "1s",     "how often the system values are computed"          },
-    {NULL,              0,                NULL,     NULL                                                },
+     "a device name"                                                                                           },
+    {"has_dc_system",   DRV_KEY_BOOL,     "no",     NULL,
+     "DC loads/chargers not measured: estimate Dc/System"                                                      },
+    {"ac_input1",       DRV_KEY_STRING,   "grid",   NULL,        "what AC-in 1 is: grid, genset, shore or none"},
+    {"ac_input2",       DRV_KEY_STRING,   "genset", NULL,        "what AC-in 2 is: grid, genset, shore or none"},
+    {"interval",        DRV_KEY_DURATION, "1s",     "100ms..1m", "how often the system values are computed"    },
+    {NULL,              0,                NULL,     NULL,        NULL                                          },
 };
 
 /* Ac/ActiveIn/Source codes (register 826). */

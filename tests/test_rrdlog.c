@@ -334,12 +334,12 @@ static void test_config(void)
     static const struct {
         const char *text, *error;
     } cases[] = {
-        {"[rrd]\ncache = 1s\n",                  "t.conf:2: cache = 1s: must be at least 10s"},
-        {"[rrd]\nrrdcached = localhost:42217\n", "t.conf:2: rrdcached = localhost:42217"     },
-        {"[rrd]\ncache = 5\n",                   "t.conf:2:"                                 },
-        {"[rrd]\ncahce = 5m\n",                  "t.conf:2:"                                 },
+        {"[rrd]\ncache = 1s\n",                  "t.conf:2: cache = 1s: out of range, allowed 10s..1d"},
+        {"[rrd]\nrrdcached = localhost:42217\n", "t.conf:2: rrdcached = localhost:42217"              },
+        {"[rrd]\ncache = 5\n",                   "t.conf:2:"                                          },
+        {"[rrd]\ncahce = 5m\n",                  "t.conf:2:"                                          },
         {"[rrd]\ninclude = bmv/*\nexclude = bmv/History/*\ncache = 1h\nrrdcached = "
-         "unix:/run/rrdcached.sock\n",  NULL                                        },
+         "unix:/run/rrdcached.sock\n",  NULL                                                 },
     };
     for (size_t i = 0; i < UTIL_ARRAY_SIZE(cases); i++) {
         struct conf *c = NULL;
