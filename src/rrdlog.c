@@ -195,6 +195,61 @@ int rrdlog_file_update(const char *path, const char *daemon, size_t n, const tim
     return r != 0 ? -EIO : 0;
 }
 
+/* ---- a batch of one point's samples ------------------------------------------------------- */
+
+void rrdlog_batch_add(struct rrdlog_batch *b, time_t ts, double v)
+{
+    if (b->n == b->cap) {
+        b->cap = b->cap ? 2 * b->cap : 16;
+        b->ts = xrealloc(b->ts, b->cap * sizeof(*b->ts));
+        b->v = xrealloc(b->v, b->cap * sizeof(*b->v));
+    }
+    b->ts[b->n] = ts;
+    b->v[b->n] = v;
+    b->n++;
+}
+
+void rrdlog_batch_free(struct rrdlog_batch *b)
+{
+    free(b->ts);
+    free(b->v);
+    *b = (struct rrdlog_batch){0};
+}
+
+/* Drops the samples not newer than b->last. */
+static void rrdlog_batch_trim(struct rrdlog_batch *b)
+{
+    size_t skip = 0;
+    while (skip < b->n && b->ts[skip] <= b->last)
+        skip++;
+    memmove(b->ts, b->ts + skip, (b->n - skip) * sizeof(*b->ts));
+    memmove(b->v, b->v + skip, (b->n - skip) * sizeof(*b->v));
+    b->n -= skip;
+}
+
+int rrdlog_batch_write(struct rrdlog_batch *b, const char *path, const char *daemon, char *err,
+                       size_t errlen)
+{
+    rrdlog_batch_trim(b); /* the file is ahead (clock stepped back, or a restart within a step) */
+    if (b->n == 0)
+        return 0;
+    int e = rrdlog_file_update(path, daemon, b->n, b->ts, b->v, err, errlen);
+    if (e == 0) {
+        b->last = b->ts[b->n - 1];
+        b->n = 0;
+        return 0;
+    }
+    /* librrd refuses the whole update for one sample not after the file's last update ("illegal
+     * attempt to update using time ..."): read where the file is, keep what is newer. */
+    time_t last;
+    char cerr[PATH_MAX + 128];
+    if (rrdlog_file_check(path, daemon, &last, cerr, sizeof(cerr)) != 0 || last < b->ts[0])
+        return e; /* not a question of time order */
+    b->last = last;
+    rrdlog_batch_trim(b);
+    return -ETIME;
+}
+
 /* ---- the service --------------------------------------------------------------------------- */
 
 struct rrdlog_pt {
@@ -202,10 +257,8 @@ struct rrdlog_pt {
     char *path;   /* exact size: a PATH_MAX array per point cost 4 kB each of resident memory */
     bool checked; /* file found valid or created */
     bool broken;  /* corrupt or foreign file: left untouched, point not logged */
-    time_t last;  /* last timestamp in the file */
-    time_t *ts;   /* samples not written yet */
-    double *v;
-    size_t n, cap;
+    bool order_logged;     /* a refusal because of time order was logged (once per file) */
+    struct rrdlog_batch b; /* samples not written yet; b.last = last timestamp in the file */
 };
 
 struct rrdlog {
@@ -275,14 +328,14 @@ static char **rrdlog_split(const char *s, size_t *n)
 static void rrdlog_flush_pt(struct rrdlog *r, struct rrdlog_pt *pt)
 {
     char err[PATH_MAX + 256];
-    if (pt->n == 0 || pt->broken)
+    if (pt->b.n == 0 || pt->broken)
         return;
     pthread_mutex_lock(&r->lock);
     if (!pt->checked) {
-        int e = rrdlog_file_check(pt->path, r->daemon, &pt->last, err, sizeof(err));
+        int e = rrdlog_file_check(pt->path, r->daemon, &pt->b.last, err, sizeof(err));
         if (e == -ENOENT) {
-            e = rrdlog_file_create(pt->path, pt->ts[0] - 1, RRDLOG_HEARTBEAT_S, err, sizeof(err));
-            pt->last = pt->ts[0] - 1;
+            e = rrdlog_file_create(pt->path, pt->b.ts[0] - 1, RRDLOG_HEARTBEAT_S, err, sizeof(err));
+            pt->b.last = pt->b.ts[0] - 1;
         }
         if (e == 0) {
             pt->checked = true;
@@ -291,26 +344,31 @@ static void rrdlog_flush_pt(struct rrdlog *r, struct rrdlog_pt *pt)
             log_msg(LOG_ERR, "rrd: %s; point %s is not logged until it is moved away", err,
                     pt->key);
             pt->broken = true;
-            pt->n = 0;
+            pt->b.n = 0;
             pthread_mutex_unlock(&r->lock);
             return;
         }
     }
-    size_t skip = 0;
-    while (skip < pt->n && pt->ts[skip] <= pt->last)
-        skip++; /* the file is ahead (clock stepped back, or a restart within a step) */
-    int e = rrdlog_file_update(pt->path, r->daemon, pt->n - skip, pt->ts + skip, pt->v + skip, err,
-                               sizeof(err));
+    int e = rrdlog_batch_write(&pt->b, pt->path, r->daemon, err, sizeof(err));
+    if (e == -ETIME) {
+        /* The file moved past some samples (a second writer, a clock step): those are dropped,
+         * the newer ones are written now, or kept for the next flush. */
+        if (!pt->order_logged)
+            log_msg(LOG_WARNING,
+                    "rrd: %s refused an update because of time order (%s); samples up to its last "
+                    "update are dropped, the %zu newer kept (logged once per file)",
+                    pt->key, err, pt->b.n);
+        pt->order_logged = true;
+        e = rrdlog_batch_write(&pt->b, pt->path, r->daemon, err, sizeof(err));
+    }
     pthread_mutex_unlock(&r->lock);
-    if (e != 0) {
+    if (e == 0) {
+        log_release(&r->complain, "rrd: updates work again");
+    } else if (e != -ETIME) {
         log_complain(&r->complain, LOG_ERR, "rrd: update of %s failed: %s", pt->key, err);
         pt->checked = false; /* look at the file again next time */
-    } else {
-        if (pt->n > skip)
-            pt->last = pt->ts[pt->n - 1];
-        log_release(&r->complain, "rrd: updates work again");
+        pt->b.n = 0;
     }
-    pt->n = 0;
 }
 
 static void rrdlog_flush_locked(struct rrdlog *r)
@@ -384,16 +442,10 @@ static void rrdlog_tick(void *arg)
         struct rrdlog_pt *pt = rrdlog_pt_get(r, i, p->key);
         if (pt->broken)
             continue;
-        if (pt->n > 0 && pt->ts[pt->n - 1] >= now)
+        if (pt->b.n > 0 && pt->b.ts[pt->b.n - 1] >= now)
             continue;
-        if (pt->n == pt->cap) {
-            pt->cap = pt->cap ? 2 * pt->cap : 16;
-            pt->ts = xrealloc(pt->ts, pt->cap * sizeof(*pt->ts));
-            pt->v = xrealloc(pt->v, pt->cap * sizeof(*pt->v));
-        }
-        pt->ts[pt->n] = now;
-        pt->v[pt->n] = p->state == POINT_OK ? p->value : NAN; /* stale, na, unset: U */
-        pt->n++;
+        rrdlog_batch_add(&pt->b, now,
+                         p->state == POINT_OK ? p->value : NAN); /* stale, na, unset: U */
     }
     /* rrdcached batches (and journals) on its own: hand every sample over at once. */
     if (r->daemon || util_mono_ms() - r->last_flush_ms >= r->cache_ms)
@@ -406,8 +458,7 @@ static void rrdlog_free(struct rrdlog *r)
     if (!r)
         return;
     for (size_t i = 0; i < r->npts; i++) {
-        free(r->pts[i].ts);
-        free(r->pts[i].v);
+        rrdlog_batch_free(&r->pts[i].b);
         free(r->pts[i].path);
     }
     for (size_t i = 0; i < r->ninclude; i++)

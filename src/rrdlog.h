@@ -47,6 +47,25 @@ int rrdlog_file_check(const char *path, const char *daemon, time_t *last, char *
 int rrdlog_file_update(const char *path, const char *daemon, size_t n, const time_t *ts,
                        const double *v, char *err, size_t errlen);
 
+/* Samples of one point not written yet, and the file's last update as far as it is known. */
+struct rrdlog_batch {
+    time_t *ts; /* increasing */
+    double *v;
+    size_t n, cap;
+    time_t last; /* samples up to this are not written (the file has them, or is past them) */
+};
+/* Appends a sample (ts later than the batch's last one). */
+void rrdlog_batch_add(struct rrdlog_batch *b, time_t ts, double v);
+void rrdlog_batch_free(struct rrdlog_batch *b);
+/* Writes the samples newer than b->last to path (an existing file of the sitewatch layout).
+ * 0: written, the batch is empty and b->last is its newest sample. -ETIME: the file refused the
+ * update because of time order (someone else updated it past some samples, or the clock stepped
+ * back): b->last is the file's last update read again, the samples not newer than it are
+ * dropped, the newer ones stay in the batch for the next call; err has librrd's reason. Another
+ * -errno: nothing written, the batch untouched, err says why. */
+int rrdlog_batch_write(struct rrdlog_batch *b, const char *path, const char *daemon, char *err,
+                       size_t errlen);
+
 /* The running service instance (opaque). */
 struct rrdlog;
 

@@ -311,6 +311,48 @@ static void test_new_point_keeps_history(void)
     series_data_free(&d);
 }
 
+/* The file was updated behind the logger's back (a second writer on the same state_dir, a clock
+ * step): librrd refuses the whole update for its older samples. Only those are dropped; the
+ * newer ones are kept and written by the next call, not the whole batch lost. */
+static void test_batch_time_order(void)
+{
+    char path[128], err[1024] = "";
+    test_path("order.rrd", path, sizeof(path));
+    TEST_EQ_LONG(rrdlog_file_create(path, T_NOW - 1000, RRDLOG_HEARTBEAT_S, err, sizeof(err)), 0);
+    struct rrdlog_batch b = {.last = T_NOW - 1000};
+    for (time_t t = T_NOW - 900; t <= T_NOW; t += 10)
+        rrdlog_batch_add(&b, t, (double)(t - T_NOW));
+    TEST_EQ_LONG(b.n, 91);
+    /* another writer reaches T_NOW - 500 first */
+    time_t ts = T_NOW - 500;
+    double v = 42;
+    TEST_EQ_LONG(rrdlog_file_update(path, NULL, 1, &ts, &v, err, sizeof(err)), 0);
+    err[0] = '\0';
+    TEST_EQ_LONG(rrdlog_batch_write(&b, path, NULL, err, sizeof(err)), -ETIME);
+    TEST_CHECK(strstr(err, "illegal attempt to update using time") != NULL);
+    TEST_EQ_LONG(b.last, T_NOW - 500);
+    TEST_EQ_LONG(b.n, 50); /* T_NOW - 490 .. T_NOW */
+    TEST_EQ_LONG(b.n ? b.ts[0] : 0, T_NOW - 490);
+    TEST_EQ_LONG(rrdlog_batch_write(&b, path, NULL, err, sizeof(err)), 0);
+    TEST_EQ_LONG(b.n, 0);
+    TEST_EQ_LONG(b.last, T_NOW);
+    time_t last = 0;
+    TEST_EQ_LONG(rrdlog_file_check(path, NULL, &last, err, sizeof(err)), 0);
+    TEST_EQ_LONG(last, T_NOW);
+    /* a batch entirely older than the file: dropped, nothing to write, no error */
+    rrdlog_batch_add(&b, T_NOW - 5, 1);
+    b.last = T_NOW - 10; /* stale knowledge */
+    TEST_EQ_LONG(rrdlog_batch_write(&b, path, NULL, err, sizeof(err)), -ETIME);
+    TEST_EQ_LONG(b.n, 0);
+    TEST_EQ_LONG(rrdlog_batch_write(&b, path, NULL, err, sizeof(err)), 0);
+    /* another failure (the file is gone) is not a time-order one: the batch is left as it is */
+    rrdlog_batch_add(&b, T_NOW + 10, 1);
+    unlink(path);
+    TEST_CHECK(rrdlog_batch_write(&b, path, NULL, err, sizeof(err)) < 0);
+    TEST_EQ_LONG(b.n, 1);
+    rrdlog_batch_free(&b);
+}
+
 static void test_parse_time(void)
 {
     time_t t;
@@ -472,6 +514,7 @@ int main(void)
     TEST_RUN(test_unknown);
     TEST_RUN(test_resolutions);
     TEST_RUN(test_bad_files);
+    TEST_RUN(test_batch_time_order);
     TEST_RUN(test_new_point_keeps_history);
     TEST_RUN(test_energy);
     static const char *const files[] = {"layout.rrd", "unknown.rrd", "years.rrd", "junk.rrd",
