@@ -315,9 +315,9 @@ static int ss_identify(struct drv_instance *di, struct ss_priv *p)
     char where[200];
     snprintf(where, sizeof(where), "%s:%d unit %d", p->host, p->port, p->unit);
     drv_set_connection(di, where);
-    drv_log(di, LOG_INFO, "%s (serial %s, firmware %s) at %s, SunSpec base %u, %zu models, %s %u",
+    drv_log(di, LOG_INFO, "%s (serial %s, firmware %s) at %s, SunSpec base %u, %zu model%s, %s %u",
             product, cm.serial, cm.version, where, (unsigned)p->chain.base, p->chain.n,
-            p->is_meter ? "meter model" : "inverter model",
+            p->chain.n == 1 ? "" : "s", p->is_meter ? "meter model" : "inverter model",
             (unsigned)(p->is_meter ? p->meter.id : p->inv.id));
     return 0;
 }

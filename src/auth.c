@@ -406,7 +406,7 @@ static int auth_start(struct core *core, void **inst)
         return -ENOSPC;
     }
     api_set_access(core->api, auth_access, a);
-    log_msg(LOG_INFO, "auth: %zu users, viewers %s log in", a->nusers,
+    log_msg(LOG_INFO, "auth: %zu user%s, viewers %s log in", a->nusers, a->nusers == 1 ? "" : "s",
             a->require_login ? "must" : "need not");
     return 0;
 }

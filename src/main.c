@@ -11,17 +11,23 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #define MAIN_MAX_POINTS 8192
 #define MAIN_MAX_DEVICES 128
 #define MAIN_COMMAND_TIMEOUT_MS 5000
+/* In state_dir: flock()ed by the running daemon, holds its pid. */
+#define MAIN_LOCK_FILE "sitewatchd.lock"
 
 #define SERVICE(n) extern const struct service service_##n;
 #include "services.def"
@@ -58,10 +64,8 @@ static void main_usage(FILE *f)
 }
 
 static const char *const main_key_types[] = {
-    [DRV_KEY_STRING] = "text",
-    [DRV_KEY_BOOL] = "yes/no",
-    [DRV_KEY_DURATION] = "duration",
-    [DRV_KEY_INT] = "number",
+    [DRV_KEY_STRING] = "text", [DRV_KEY_BOOL] = "yes/no",    [DRV_KEY_DURATION] = "duration",
+    [DRV_KEY_INT] = "number",  [DRV_KEY_DOUBLE] = "decimal", [DRV_KEY_PORT] = "port",
 };
 
 static void main_list_drivers(void)
@@ -69,9 +73,12 @@ static void main_list_drivers(void)
     for (size_t i = 0; i < drivers_count; i++) {
         const struct driver *d = drivers_all[i];
         printf("%-10s %s\n", d->name, d->description);
-        for (const struct drv_key *k = d->keys; k && k->name; k++)
-            printf("    %-14s %-8s %-10s %s\n", k->name, main_key_types[k->type],
-                   k->def ? k->def : "(required)", k->help);
+        for (const struct drv_key *k = d->keys; k && k->name; k++) {
+            const char *range = conf_key_range(k);
+            printf("    %-14s %-8s %-10s %s%s%s%s\n", k->name, main_key_types[k->type],
+                   k->def ? k->def : "(required)", k->help, range ? " (" : "", range ? range : "",
+                   range ? ")" : "");
+        }
     }
 }
 
@@ -159,6 +166,57 @@ static void main_command_route(void *ctx, const struct api_request *r, struct ap
         api_reply_error(out, 503, strerror(-rc));
 }
 
+/* Logs each line of a multi-line conf_load report (one error per line). */
+static void main_log_lines(int prio, const char *prefix, const char *text)
+{
+    while (*text) {
+        size_t n = strcspn(text, "\n");
+        log_msg(prio, "%s%.*s", prefix, (int)n, text);
+        text += n + (text[n] == '\n');
+    }
+}
+
+/* One daemon per state directory: two would share the serial links' state, raise and clear each
+ * other's alarms and write the same RRD files out of time order. Takes an exclusive flock on
+ * state_dir/sitewatchd.lock (released by the kernel when the process ends, however it ends) and
+ * writes this pid into it. Returns the open descriptor to keep, or -errno after logging why; a
+ * lock held by another daemon names that daemon's pid. */
+static int main_lock_state_dir(const char *state_dir)
+{
+    char path[PATH_MAX];
+    if (util_snprintf(path, sizeof(path), "%s/%s", state_dir, MAIN_LOCK_FILE) != 0) {
+        log_msg(LOG_ERR, "state_dir %s: path too long", state_dir);
+        return -ENAMETOOLONG;
+    }
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        int e = errno;
+        log_msg(LOG_ERR, "cannot open the lock file %s: %s", path, strerror(e));
+        return -e;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        char pid[24] = "";
+        ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        if (e == EWOULDBLOCK)
+            log_msg(LOG_ERR,
+                    "state_dir %s is in use by another sitewatchd (pid %s, holding %s): one daemon "
+                    "per state directory; stop it or give this one its own state_dir",
+                    state_dir, pid[0] ? pid : "unknown", path);
+        else
+            log_msg(LOG_ERR, "cannot lock %s: %s", path, strerror(e));
+        close(fd);
+        return -e;
+    }
+    char pid[24];
+    int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len)
+        log_msg(LOG_WARNING, "cannot write the pid into %s: %s", path, strerror(errno));
+    return fd;
+}
+
 static int main_start_services(struct main_state *m)
 {
     m->core = (struct core){.store = m->store,
@@ -205,9 +263,17 @@ static void main_start_devices(struct main_state *m, struct runner **keep)
 static void main_reload_conf(struct main_state *m)
 {
     struct conf *nc;
-    char err[512];
+    char err[8192];
     if (conf_load(m->conf->path, &nc, err, sizeof(err)) != 0) {
-        log_msg(LOG_ERR, "reload refused, keeping the running configuration: %s", err);
+        log_msg(LOG_ERR, "reload refused, keeping the running configuration:");
+        main_log_lines(LOG_ERR, "  ", err);
+        return;
+    }
+    if (strcmp(nc->state_dir, m->conf->state_dir) != 0) {
+        /* the lock (and every service's files) belong to the state_dir the daemon started on */
+        log_msg(LOG_ERR, "reload refused: state_dir changed from %s to %s; restart sitewatchd",
+                m->conf->state_dir, nc->state_dir);
+        conf_free(nc);
         return;
     }
     main_stop_services(m);
@@ -243,7 +309,8 @@ static void main_reload_conf(struct main_state *m)
         http_stop(m->http);
         m->http = http_start(nc->http_listen, nc->web_root, nc->tls_cert, nc->tls_key, &m->api);
     }
-    log_msg(LOG_NOTICE, "configuration reloaded: %zu devices", nc->ndevices);
+    log_msg(LOG_NOTICE, "configuration reloaded: %zu device%s", nc->ndevices,
+            nc->ndevices == 1 ? "" : "s");
 }
 
 static int main_run(struct conf *conf, bool foreground)
@@ -252,6 +319,12 @@ static int main_run(struct conf *conf, bool foreground)
     int r = util_mkdirs(conf->state_dir, 0755);
     if (r < 0) {
         log_msg(LOG_ERR, "cannot create state_dir %s: %s", conf->state_dir, strerror(-r));
+        conf_free(conf);
+        return 1;
+    }
+    int lock_fd = main_lock_state_dir(conf->state_dir);
+    if (lock_fd < 0) {
+        conf_free(conf);
         return 1;
     }
     struct main_state m = {.conf = conf};
@@ -269,18 +342,25 @@ static int main_run(struct conf *conf, bool foreground)
 
     m.http = http_start(conf->http_listen, conf->web_root, conf->tls_cert, conf->tls_key, &m.api);
     if (!m.http) {
+        api_destroy(&m.api);
         store_free(m.store);
+        conf_free(conf);
+        close(lock_fd);
         return 1;
     }
     main_start_devices(&m, NULL);
     m.core.priv = &m;
     api_route_add(&m.api, "POST", "/api/v1/devices/", main_command_route, &m.core);
     if (main_start_services(&m) < 0) {
+        /* a configured service that cannot run (a Modbus server without its map or port ...)
+         * is a start-up error, not a daemon that runs on without it */
+        log_msg(LOG_ERR, "sitewatchd not started: a configured service failed (see above)");
         main_stop = 1;
         exit_code = 1;
+    } else {
+        log_msg(LOG_NOTICE, "sitewatchd started: site '%s', %zu device%s", conf->site_name,
+                conf->ndevices, conf->ndevices == 1 ? "" : "s");
     }
-    log_msg(LOG_NOTICE, "sitewatchd started: site '%s', %zu devices", conf->site_name,
-            conf->ndevices);
     struct sdnotify sn;
     sdnotify_init(&sn);
     if (!main_stop)
@@ -305,6 +385,7 @@ static int main_run(struct conf *conf, bool foreground)
     api_destroy(&m.api);
     store_free(m.store);
     conf_free(m.conf);
+    close(lock_fd); /* the lock goes with it; the file stays (removing it would race a starter) */
     return exit_code;
 }
 
@@ -353,13 +434,18 @@ int main(int argc, char **argv)
         return 2;
     }
     struct conf *conf;
-    char err[512];
+    char err[8192];
     if (conf_load(path, &conf, err, sizeof(err)) != 0) {
-        fprintf(stderr, "sitewatchd: %s\n", err);
+        for (const char *l = err; *l;) {
+            size_t n = strcspn(l, "\n");
+            fprintf(stderr, "sitewatchd: %.*s\n", (int)n, l);
+            l += n + (l[n] == '\n');
+        }
         return 1;
     }
     if (check) {
-        printf("%s: configuration is valid (%zu devices)\n", path, conf->ndevices);
+        printf("%s: configuration is valid (%zu device%s)\n", path, conf->ndevices,
+               conf->ndevices == 1 ? "" : "s");
         conf_free(conf);
         return 0;
     }

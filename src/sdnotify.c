@@ -38,7 +38,8 @@ void sdnotify_init(struct sdnotify *n)
 int sdnotify_ready(size_t ndevices)
 {
     char msg[96];
-    snprintf(msg, sizeof(msg), "READY=1\nSTATUS=running, %zu devices", ndevices);
+    snprintf(msg, sizeof(msg), "READY=1\nSTATUS=running, %zu device%s", ndevices,
+             ndevices == 1 ? "" : "s");
     return sdnotify_send(msg);
 }
 

@@ -52,6 +52,9 @@ static void test_life_cycle(void)
     TEST_EQ_LONG(sdnotify_ready(3), 0);
     rig_recv(&r, msg, sizeof(msg));
     TEST_STREQ(msg, "READY=1\nSTATUS=running, 3 devices");
+    TEST_EQ_LONG(sdnotify_ready(1), 0); /* not "1 devices" */
+    rig_recv(&r, msg, sizeof(msg));
+    TEST_STREQ(msg, "READY=1\nSTATUS=running, 1 device");
     TEST_EQ_LONG(sdnotify_reloading(), 0);
     rig_recv(&r, msg, sizeof(msg));
     TEST_CHECK(strncmp(msg, "RELOADING=1\nMONOTONIC_USEC=", 27) == 0);
