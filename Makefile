@@ -38,6 +38,12 @@ SHARED_SRC += src/mbmap.c src/json.c
 B := build
 S := build/san
 
+# The source tree the binaries are built from: without an installed map (and without `map =`),
+# the daemon and the CLI read its etc/modbus-map.csv. debian/rules sets it empty.
+SOURCE_DIR ?= $(CURDIR)
+$(B)/obj/src/mbmap.o $(S)/obj/src/mbmap.o build/fuzz/obj/src/mbmap.o: \
+    ALL_CPPFLAGS += -DSITEWATCH_SOURCE_DIR='"$(SOURCE_DIR)"'
+
 obj = $(patsubst %.c,$(1)/obj/%.o,$(2))
 
 # Keep intermediate objects: test binaries share them.

@@ -4,6 +4,8 @@
 #include "util.h"
 
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -513,6 +515,43 @@ int mbmap_print(const struct mbmap *m, const char *format, FILE *f)
     return 0;
 }
 
+/* The tree the binary was built from (Makefile: SOURCE_DIR; empty in packages). */
+#ifndef SITEWATCH_SOURCE_DIR
+#define SITEWATCH_SOURCE_DIR ""
+#endif
+
+int mbmap_default_path(const char *installed, const char *source_dir, const char *conf_path,
+                       char *out, size_t n, char *tried, size_t triedlen)
+{
+    char cand[3][PATH_MAX];
+    size_t nc = 0;
+    if (!source_dir)
+        source_dir = SITEWATCH_SOURCE_DIR;
+    if (installed && installed[0] && util_strlcpy(cand[nc], installed, PATH_MAX) < PATH_MAX)
+        nc++;
+    if (source_dir[0] &&
+        util_snprintf(cand[nc], PATH_MAX, "%s/etc/modbus-map.csv", source_dir) == 0)
+        nc++;
+    if (conf_path) {
+        char dir[PATH_MAX];
+        util_strlcpy(dir, conf_path, sizeof(dir));
+        if (util_snprintf(cand[nc], PATH_MAX, "%s/modbus-map.csv", dirname(dir)) == 0)
+            nc++;
+    }
+    size_t len = 0;
+    if (triedlen)
+        tried[0] = '\0';
+    for (size_t i = 0; i < nc; i++) {
+        if (access(cand[i], R_OK) == 0 && util_strlcpy(out, cand[i], n) < n)
+            return 0;
+        if (len < triedlen) {
+            int w = snprintf(tried + len, triedlen - len, "%s%s", i ? ", " : "", cand[i]);
+            len += w > 0 ? (size_t)w : 0;
+        }
+    }
+    return -ENOENT;
+}
+
 int mbmap_sheet_main(int argc, char **argv, const char *default_map)
 {
     const char *format = "md", *path = NULL;
@@ -526,9 +565,14 @@ int mbmap_sheet_main(int argc, char **argv, const char *default_map)
             return 2;
         }
     }
-    /* The installed map, else the one of a source tree (running from the checkout). */
+    /* The installed map, else the one of the source tree it was built from, else the one of a
+     * source tree it runs in. */
+    char found[PATH_MAX], tried[3 * PATH_MAX];
     if (!path)
-        path = access(default_map, R_OK) == 0 ? default_map : "etc/modbus-map.csv";
+        path = mbmap_default_path(default_map, NULL, NULL, found, sizeof(found), tried,
+                                  sizeof(tried)) == 0
+                   ? found
+                   : "etc/modbus-map.csv";
     struct mbmap *m;
     char err[300];
     if (mbmap_load(path, &m, err, sizeof(err)) != 0) {

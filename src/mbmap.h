@@ -89,11 +89,20 @@ const char *mbmap_enum_label(const struct mbmap_entry *e, long value, char *buf,
 /* Prints the register sheet in format "csv", "md" or "html". 0, or -EINVAL for another format. */
 int mbmap_print(const struct mbmap *m, const char *format, FILE *f);
 
-/* `sitewatch modbus-map [--format csv|md|html] [--map FILE]`: prints the sheet of FILE (default
- * default_map, else etc/modbus-map.csv of a source tree) on stdout. Returns the exit code. */
+/* `sitewatch modbus-map [--format csv|md|html] [--map FILE]`: prints the sheet of FILE (default:
+ * mbmap_default_path from default_map, else etc/modbus-map.csv below the current directory) on
+ * stdout. Returns the exit code. */
 int mbmap_sheet_main(int argc, char **argv, const char *default_map);
 
-/* Where `make install` puts the map (the server's default `map =`). */
+/* Where `make install` puts the map. */
 #define MBMAP_DEFAULT_PATH "/etc/sitewatch/modbus-map.csv"
+
+/* The map to use when none is configured (`map = auto`), the first readable of: installed (e.g.
+ * MBMAP_DEFAULT_PATH); source_dir/etc/modbus-map.csv, the tree the binary was built from (NULL:
+ * the one compiled in as SITEWATCH_SOURCE_DIR, none in packages; "": skip); modbus-map.csv beside
+ * the configuration file conf_path (NULL: skip). Writes it into out and returns 0; else -ENOENT
+ * with the places tried, comma-separated, in tried. */
+int mbmap_default_path(const char *installed, const char *source_dir, const char *conf_path,
+                       char *out, size_t n, char *tried, size_t triedlen);
 
 #endif

@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <modbus.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -239,21 +240,22 @@ struct mbserver {
 /* ---- configuration ---------------------------------------------------------------------- */
 
 static const struct drv_key mbs_keys[] = {
-    {"listen",       DRV_KEY_STRING,   "0.0.0.0:502",      NULL,
-     "address:port to serve Modbus-TCP on (the section's presence turns the server on)"                             },
-    {"map",          DRV_KEY_STRING,   MBMAP_DEFAULT_PATH, NULL,
-     "register map (CSV rows of Victron's attributes.csv)"                                                          },
-    {"max_clients",  DRV_KEY_INT,      "128",              "1..1024", "connections served at once; more are refused"},
-    {"idle_timeout", DRV_KEY_DURATION, "60s",              "1s..1d",  "a connection silent this long is closed"     },
-    {"allow_from",   DRV_KEY_STRING,   "any",              NULL,
-     "client addresses allowed (IPv4 address or a.b.c.d/bits, comma-separated), or any"                             },
-    {"invalid",      DRV_KEY_STRING,   "sentinel",         NULL,
-     "what a stale or n/a value reads as: sentinel (0xFFFF, 0x8000 ...) or zero (like a GX)"                        },
-    {"units",        DRV_KEY_STRING,   "auto",             NULL,
-     "unit id overrides: device=unit, comma-separated (e.g. bmv=239, multi=227)"                                    },
-    {"allow_write",  DRV_KEY_STRING,   "none",             NULL,
-     "writable registers: register:min:max in D-Bus units, comma-separated (e.g. 33:1:4)"                           },
-    {NULL,           0,                NULL,               NULL,      NULL                                          },
+    {"listen",       DRV_KEY_STRING,   "0.0.0.0:502", NULL,
+     "address:port to serve Modbus-TCP on (the section's presence turns the server on)"                        },
+    {"map",          DRV_KEY_STRING,   "auto",        NULL,
+     "register map (CSV rows of Victron's attributes.csv); auto = the installed one, else etc/ of "
+     "the source tree, else modbus-map.csv beside the configuration file"                                      },
+    {"max_clients",  DRV_KEY_INT,      "128",         "1..1024", "connections served at once; more are refused"},
+    {"idle_timeout", DRV_KEY_DURATION, "60s",         "1s..1d",  "a connection silent this long is closed"     },
+    {"allow_from",   DRV_KEY_STRING,   "any",         NULL,
+     "client addresses allowed (IPv4 address or a.b.c.d/bits, comma-separated), or any"                        },
+    {"invalid",      DRV_KEY_STRING,   "sentinel",    NULL,
+     "what a stale or n/a value reads as: sentinel (0xFFFF, 0x8000 ...) or zero (like a GX)"                   },
+    {"units",        DRV_KEY_STRING,   "auto",        NULL,
+     "unit id overrides: device=unit, comma-separated (e.g. bmv=239, multi=227)"                               },
+    {"allow_write",  DRV_KEY_STRING,   "none",        NULL,
+     "writable registers: register:min:max in D-Bus units, comma-separated (e.g. 33:1:4)"                      },
+    {NULL,           0,                NULL,          NULL,      NULL                                          },
 };
 
 /* Calls fn on every comma- or space-separated token of list (copied, at most 63 characters).
@@ -1163,10 +1165,26 @@ static int mbs_start(struct core *core, void **inst)
         mbs_free(s);
         return -EINVAL;
     }
-    char err[300];
-    int rc = mbmap_load(conf_get(sec, "map"), &s->map, err, sizeof(err));
+    /* A configured server that cannot serve is a start-up error, at its section's file:line. */
+    char err[300], found[PATH_MAX], tried[3 * PATH_MAX];
+    const char *map = conf_get(sec, "map");
+    const struct conf_kv *map_kv = conf_get_kv(sec, "map");
+    if (strcmp(map, "auto") == 0) {
+        if (mbmap_default_path(MBMAP_DEFAULT_PATH, NULL, core->conf->path, found, sizeof(found),
+                               tried, sizeof(tried)) != 0) {
+            log_msg(LOG_ERR,
+                    "%s:%d: [modbus_server]: no register map found (looked for %s); set "
+                    "map = FILE",
+                    sec->file, sec->line, tried);
+            mbs_free(s);
+            return -ENOENT;
+        }
+        map = found;
+    }
+    int rc = mbmap_load(map, &s->map, err, sizeof(err));
     if (rc != 0) {
-        log_msg(LOG_ERR, "modbus: cannot load the register map: %s", err);
+        log_msg(LOG_ERR, "%s:%d: [modbus_server]: cannot load the register map: %s",
+                map_kv ? map_kv->file : sec->file, map_kv ? map_kv->line : sec->line, err);
         mbs_free(s);
         return rc;
     }
@@ -1181,7 +1199,9 @@ static int mbs_start(struct core *core, void **inst)
     if (pipe(s->wake) != 0 || mbs_nonblock(s->wake[0]) != 0 || mbs_nonblock(s->wake[1]) != 0 ||
         (rc = mbs_listen(s)) != 0) {
         rc = rc ? rc : -errno;
-        log_msg(LOG_ERR, "modbus: cannot listen on %s: %s", s->listen, strerror(-rc));
+        const struct conf_kv *kv = conf_get_kv(sec, "listen");
+        log_msg(LOG_ERR, "%s:%d: [modbus_server]: cannot listen on %s: %s",
+                kv ? kv->file : sec->file, kv ? kv->line : sec->line, s->listen, strerror(-rc));
         mbs_free(s);
         return rc;
     }
@@ -1208,9 +1228,9 @@ static int mbs_start(struct core *core, void **inst)
     }
     api_route_add(core->api, "GET", "/api/v1/modbus/units", mbs_api_units, s);
     api_route_add(core->api, "GET", "/api/v1/modbus/clients", mbs_api_clients, s);
-    log_msg(LOG_INFO, "modbus: serving %zu registers on %s (%s for invalid values, %zu writable)",
-            mbmap_count(s->map), s->listen, s->invalid == MBMAP_INVALID_ZERO ? "zero" : "sentinels",
-            s->nrules);
+    log_msg(LOG_INFO, "modbus: serving %zu register%s on %s (%s for invalid values, %zu writable)",
+            mbmap_count(s->map), mbmap_count(s->map) == 1 ? "" : "s", s->listen,
+            s->invalid == MBMAP_INVALID_ZERO ? "zero" : "sentinels", s->nrules);
     *inst = s;
     return 0;
 }

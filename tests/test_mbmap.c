@@ -6,6 +6,8 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 static const char *reference_root(void)
 {
@@ -282,6 +284,43 @@ static void test_bad_maps(void)
     }
 }
 
+/* map = auto: the installed map, else etc/ of the source tree, else beside the configuration. */
+static void test_default_path(void)
+{
+    char dir[] = "/tmp/sitewatch-mbmap-XXXXXX", conf[96], beside[96], out[4096], tried[8192];
+    TEST_CHECK(mkdtemp(dir) != NULL);
+    snprintf(conf, sizeof(conf), "%s/sitewatch.conf", dir);
+    snprintf(beside, sizeof(beside), "%s/modbus-map.csv", dir);
+    /* nothing anywhere: -ENOENT, and every place looked at is named */
+    TEST_EQ_LONG(mbmap_default_path("/nonexistent/map.csv", "/nonexistent-src", conf, out,
+                                    sizeof(out), tried, sizeof(tried)),
+                 -ENOENT);
+    TEST_CHECK(strstr(tried, "/nonexistent/map.csv, /nonexistent-src/etc/modbus-map.csv, ") ==
+               tried);
+    TEST_CHECK(strstr(tried, beside) != NULL);
+    /* the source tree (this one: the tests run from its root) */
+    TEST_EQ_LONG(mbmap_default_path("/nonexistent/map.csv", ".", conf, out, sizeof(out), tried,
+                                    sizeof(tried)),
+                 0);
+    TEST_STREQ(out, "./etc/modbus-map.csv");
+    /* the one compiled in is this tree too (SITEWATCH_SOURCE_DIR from the Makefile) */
+    TEST_EQ_LONG(mbmap_default_path("/nonexistent/map.csv", NULL, NULL, out, sizeof(out), tried,
+                                    sizeof(tried)),
+                 0);
+    TEST_CHECK(strstr(out, "/etc/modbus-map.csv") != NULL);
+    /* beside the configuration file, when neither exists */
+    TEST_EQ_LONG(util_write_atomic(beside, "x\n", 2), 0);
+    TEST_EQ_LONG(mbmap_default_path("/nonexistent/map.csv", "", conf, out, sizeof(out), tried,
+                                    sizeof(tried)),
+                 0);
+    TEST_STREQ(out, beside);
+    /* the installed map comes first */
+    TEST_EQ_LONG(mbmap_default_path(beside, ".", NULL, out, sizeof(out), tried, sizeof(tried)), 0);
+    TEST_STREQ(out, beside);
+    unlink(beside);
+    rmdir(dir);
+}
+
 static void test_sheet_formats(void)
 {
     struct mbmap *m = load_map();
@@ -310,5 +349,6 @@ int main(void)
     TEST_RUN(test_strings_and_decode);
     TEST_RUN(test_bad_maps);
     TEST_RUN(test_sheet_formats);
+    TEST_RUN(test_default_path);
     return test_summary();
 }
