@@ -1,10 +1,33 @@
 #!/bin/sh
 # demo.sh: `make run`. Starts an emulated demo site (a BMV-712 and two MPPTs on ptys, at real
 # VE.Direct pacing, driven by one site model) and sitewatchd against it; Ctrl-C stops both.
+#
+# Each demo lives in its own directory, build/demo/<port>/ (device links, configuration,
+# state_dir, logs), so two demos on other ports coexist and stopping one leaves the other alone.
+# LISTEN=127.0.0.1:8081   console address (default 127.0.0.1:8080)
+# DEMO_HOUR=12            simulated time of day at start (default 12: the sun is up)
+# DEMO_SPEED=1            simulated time runs this many times the wall clock (default 1)
+# DEMO_ROOT, DEMO_BUILD   where the demo directories go (build/demo) and the binaries are (build)
 set -eu
 listen=${LISTEN:-127.0.0.1:8080}
-dir=build/demo
+hour=${DEMO_HOUR:-12}
+speed=${DEMO_SPEED:-1}
+bin=${DEMO_BUILD:-build}
+port=${listen##*:}
+case "$port" in
+    ''|*[!0-9]*) echo "LISTEN=$listen: expected address:port"; exit 2 ;;
+esac
+dir=${DEMO_ROOT:-build/demo}/$port
 mkdir -p "$dir/dev"
+# One demo per directory: a second `make run` on this port would take over the first one's
+# device links. The lock goes with this shell (and the processes it starts, which inherit it).
+exec 9> "$dir/demo.lock"
+if ! flock -n 9; then
+    echo "a demo is already running in $dir (port $port): stop it, or use another port, e.g."
+    echo "  LISTEN=127.0.0.1:$((port + 1)) make run"
+    exit 1
+fi
+echo $$ 1>&9
 rm -f "$dir/dev/"*
 
 cat > "$dir/sitewatch.conf" <<CONF
@@ -42,7 +65,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-build/sitewatch-emu site --dir "$dir/dev" > "$dir/emu.out" 2> "$dir/emu.log" &
+"$bin/sitewatch-emu" site --dir "$dir/dev" --start-hour "$hour" --speed "$speed" > "$dir/emu.out" 2> "$dir/emu.log" &
 emu_pid=$!
 for _ in $(seq 50); do
     grep -q '^ready site' "$dir/emu.out" 2>/dev/null && break
@@ -52,13 +75,13 @@ grep -q '^ready site' "$dir/emu.out" || { echo "emulator did not start:"; cat "$
 
 # PV inverters on Modbus-TCP (sunspec driver): a Fronius (float model) and an SMA (unit 126),
 # following the site's sun curve, appended to the configuration once their ports are known.
-build/sitewatch-emu sunspec --listen 127.0.0.1:0 --model fronius-float > "$dir/fronius.out" 2> "$dir/fronius.log" &
+"$bin/sitewatch-emu" sunspec --listen 127.0.0.1:0 --model fronius-float --start-hour "$hour" > "$dir/fronius.out" 2> "$dir/fronius.log" &
 pv_pids="$!"
-build/sitewatch-emu sunspec --listen 127.0.0.1:0 --model sma > "$dir/sma.out" 2> "$dir/sma.log" &
+"$bin/sitewatch-emu" sunspec --listen 127.0.0.1:0 --model sma --start-hour "$hour" > "$dir/sma.out" 2> "$dir/sma.log" &
 pv_pids="$pv_pids $!"
 # A MultiPlus behind an MK3 (vebus driver, [device multi]): charging from the grid;
 # `kill -USR2` on it toggles a grid loss (then it inverts).
-build/sitewatch-emu vebus --pty "$dir/dev/multi" > "$dir/multi.out" 2> "$dir/multi.log" &
+"$bin/sitewatch-emu" vebus --pty "$dir/dev/multi" --start-hour "$hour" --speed "$speed" > "$dir/multi.out" 2> "$dir/multi.log" &
 pv_pids="$pv_pids $!"
 for _ in $(seq 50); do
     grep -q '^ready' "$dir/fronius.out" 2>/dev/null && grep -q '^ready' "$dir/sma.out" 2>/dev/null && break
@@ -67,14 +90,14 @@ done
 printf '[device fronius]\ndriver = sunspec\nhost = 127.0.0.1\nport = %s\n[device sma]\ndriver = sunspec\nhost = 127.0.0.1\nport = %s\nunit = 126\n' \
     "$(sed -n 's/^ready .*://p' "$dir/fronius.out")" "$(sed -n 's/^ready .*://p' "$dir/sma.out")" >> "$dir/sitewatch.conf"
 
-build/sitewatchd -c "$dir/sitewatch.conf" -f &
+"$bin/sitewatchd" -c "$dir/sitewatch.conf" -f &
 daemon_pid=$!
 sleep 1
-kill -0 "$daemon_pid" 2>/dev/null || { echo "sitewatchd did not start (port $listen in use?)"; exit 1; }
+kill -0 "$daemon_pid" 2>/dev/null || { echo "sitewatchd did not start (its message is above)"; exit 1; }
 echo
 echo "  sitewatch demo site is running."
 echo "  Console:  http://$listen/"
-echo "  API:      http://$listen/api/v1/points   CLI: build/sitewatch -u http://$listen status"
+echo "  API:      http://$listen/api/v1/points   CLI: $bin/sitewatch -u http://$listen status"
 echo "  Ctrl-C stops everything."
 echo
 wait "$daemon_pid"
