@@ -245,7 +245,7 @@ static const struct drv_key mbs_keys[] = {
     {"map",          DRV_KEY_STRING,   "auto",        NULL,
      "register map (CSV rows of Victron's attributes.csv); auto = the installed one, else etc/ of "
      "the source tree, else modbus-map.csv beside the configuration file"                                      },
-    {"max_clients",  DRV_KEY_INT,      "128",         "1..1024", "connections served at once; more are refused"},
+    {"max_clients",  DRV_KEY_INT,      "128",         "1..1000", "connections served at once; more are refused"},
     {"idle_timeout", DRV_KEY_DURATION, "60s",         "1s..1d",  "a connection silent this long is closed"     },
     {"allow_from",   DRV_KEY_STRING,   "any",         NULL,
      "client addresses allowed (IPv4 address or a.b.c.d/bits, comma-separated), or any"                        },

@@ -116,7 +116,7 @@ static const struct {
     {"[device bmv]\ndriver = vedirect\nport = /x\ninstance = two\n",
      "t.conf:4: instance = two: expected a whole number in 0..65535"                                                                                 },
     {"[modbus_server]\nmax_clients = 0\n",
-     "t.conf:2: max_clients = 0: out of range, allowed 1..1024"                                                                                      },
+     "t.conf:2: max_clients = 0: out of range, allowed 1..1000"                                                                                      },
     {"[alarms]\noffline_after = 99999d\n",                                                      "t.conf:2: offline_after = 99999d: out of range"     },
 };
 
@@ -195,12 +195,16 @@ static void test_shared_port(void)
                        "[device mppt]\ndriver = vedirect\nport = /dev/ttyUSB0\n",
                        &c, err, sizeof(err)),
                  -EINVAL);
+    conf_free(c); /* NULL unless it was (wrongly) accepted */
+    c = NULL;
     TEST_STREQ(err, "t.conf:9: [device mppt] port = /dev/ttyUSB0: the port of [device bmv] at "
                     "t.conf:3; one serial port serves one device");
     TEST_EQ_LONG(parse("[device a]\ndriver = vedirect\nport = tcp://127.0.0.1:4001\n"
                        "[device b]\ndriver = vebus\nport = tcp://127.0.0.1:4001\n",
                        &c, err, sizeof(err)),
                  -EINVAL);
+    conf_free(c); /* NULL unless it was (wrongly) accepted */
+    c = NULL;
     TEST_CHECK(has_line(err, "t.conf:6: [device b] port = tcp://127.0.0.1:4001: the port of "
                              "[device a] at t.conf:3"));
     /* a link and the tty it points to are one port */
@@ -213,6 +217,8 @@ static void test_shared_port(void)
              "[device b]\ndriver = vedirect\nport = %s\n",
              link);
     TEST_EQ_LONG(parse(text, &c, err, sizeof(err)), -EINVAL);
+    conf_free(c);
+    c = NULL;
     TEST_CHECK(has_line(err, "t.conf:6: [device b] port = "));
     unlink(link);
     rmdir(dir);
