@@ -32,9 +32,9 @@ trap 'exit 130' INT TERM
 
 build/sitewatch-emu site --dir "$out/dev" --speed "$speed" --start-hour 6 > "$out/site.out" 2> "$out/site.log" &
 pids="$!"
-build/sitewatch-emu vebus --pty "$out/dev/multi" --speed "$speed" > "$out/multi.out" 2> "$out/multi.log" &
+build/sitewatch-emu vebus --pty "$out/dev/multi" --speed "$speed" --start-hour 6 > "$out/multi.out" 2> "$out/multi.log" &
 pids="$pids $!"
-build/sitewatch-emu sunspec --listen 127.0.0.1:0 --model fronius-float > "$out/fronius.out" 2> "$out/fronius.log" &
+build/sitewatch-emu sunspec --listen 127.0.0.1:0 --model fronius-float --start-hour 6 > "$out/fronius.out" 2> "$out/fronius.log" &
 pids="$pids $!"
 for _ in $(seq 100); do
     grep -q '^ready site' "$out/site.out" 2>/dev/null && grep -q '^ready' "$out/multi.out" 2>/dev/null &&

@@ -23,7 +23,7 @@ run_peer() { # name port
 }
 
 # sitewatchd with the demo site
-build/sitewatch-emu site --dir "$dir" > "$dir/emu.out" 2> "$dir/emu.log" &
+build/sitewatch-emu site --dir "$dir" --start-hour 12 > "$dir/emu.out" 2> "$dir/emu.log" &
 pids="$pids $!"
 waitfor '^ready site' "$dir/emu.out"
 hport=$(freeport)

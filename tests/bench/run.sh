@@ -31,7 +31,7 @@ fi
 echo "== sitewatchd with 10 emulated VE.Direct devices for ${seconds} s"
 dir=$(mktemp -d /tmp/sitewatch-bench-XXXXXX)
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-build/sitewatch-emu site --dir "$dir" --bmv 1 --mppt 9 > "$dir/emu.out" 2> "$dir/emu.log" &
+build/sitewatch-emu site --dir "$dir" --bmv 1 --mppt 9 --start-hour 12 > "$dir/emu.out" 2> "$dir/emu.log" &
 emu=$!
 trap 'kill $emu $daemon 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
 daemon=""
@@ -65,7 +65,7 @@ for vb_phases in 1 3; do
     (
         vdir=$(mktemp -d /tmp/sitewatch-bench-vebus-XXXXXX)
         vport=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-        build/sitewatch-emu vebus --pty "$vdir/multi" --phases "$vb_phases" > "$vdir/emu.out" 2> "$vdir/emu.log" &
+        build/sitewatch-emu vebus --pty "$vdir/multi" --phases "$vb_phases" --start-hour 12 > "$vdir/emu.out" 2> "$vdir/emu.log" &
         vemu=$!
         vdaemon=""
         trap 'kill $vemu $vdaemon 2>/dev/null; wait 2>/dev/null; rm -rf "$vdir"' EXIT

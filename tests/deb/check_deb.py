@@ -364,7 +364,8 @@ class Check:
         with open(root.p("etc/sitewatch/sitewatch.conf"), "w") as f:
             f.write(text)
         emu = subprocess.Popen([self.emu, "vedirect", "--tcp", "127.0.0.1:%d" % emu_port,
-                                "--kind", "bmv712"], stdout=subprocess.DEVNULL,
+                                "--kind", "bmv712", "--start-hour", "12", "--seed", "1"],
+                               stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
         self.procs.append(emu)
 

@@ -51,7 +51,7 @@ struct emu_opts {
     const char *fw;
     const char *replay;
     double speed;
-    double start_hour; /* < 0: local time of day */
+    double start_hour; /* < 0: local time of day (refused under SITEWATCH_TEST=1) */
     uint64_t seed;
     double pv_peak; /* <= 0: defaults */
     enum emu_fault fault;
@@ -140,7 +140,8 @@ static void usage(FILE *f)
                "  --fw TEXT             firmware text (FW 0416 / 161, FWE 0342FF)\n"
                "  --replay FILE         replay a capture byte for byte, paced, in a loop\n"
                "  --speed X             simulated time runs X times the wall clock (default 1)\n"
-               "  --start-hour H        simulated time of day at start (default: local time)\n"
+               "  --start-hour H        simulated time of day at start (default: local time;\n"
+               "                        required when SITEWATCH_TEST=1, as under the tests)\n"
                "  --seed N              model and fault randomness (default 1)\n"
                "  --pv-peak W           PV peak power of the MPPT(s) (default 400 / 600)\n"
                "  --fault none|garbage|silence|corrupt\n"
@@ -315,13 +316,15 @@ static int parse_args(int argc, char **argv, struct emu_opts *o)
     return 0;
 }
 
-static void site_conf(const struct emu_opts *o, struct emu_site_conf *c)
+/* 0 or -EINVAL (no --start-hour under SITEWATCH_TEST=1). */
+static int site_conf(const struct emu_opts *o, struct emu_site_conf *c)
 {
     emu_site_conf_defaults(c);
     c->seed = o->seed;
     c->speed = o->speed;
-    if (o->start_hour >= 0)
-        c->start_hour = o->start_hour;
+    int rc = emu_site_conf_start_hour(c, o->start_hour);
+    if (rc != 0)
+        return rc;
     if (o->mode == EMU_MODE_SITE)
         c->n_mppt = (size_t)o->n_mppt;
     for (size_t i = 0; i < c->n_mppt; i++) {
@@ -333,6 +336,7 @@ static void site_conf(const struct emu_opts *o, struct emu_site_conf *c)
     const struct emu_kind *k = o->kind;
     c->has_charger = k && k->role == EMU_ROLE_CHARGER;
     c->has_dcdc = k && k->role == EMU_ROLE_DCDC;
+    return 0;
 }
 
 static struct emu_ved_conf ved_conf(const struct emu_opts *o, const char *name)
@@ -471,7 +475,8 @@ static int run(const struct emu_opts *o, const sigset_t *set)
     atomic_init(&ctl.stop, false);
     atomic_init(&ctl.silence, 0);
     struct emu_site_conf sc;
-    site_conf(o, &sc);
+    if (site_conf(o, &sc) != 0)
+        return 2;
     struct emu_site *site;
     int rc = emu_site_new(&sc, &site);
     if (rc != 0) {

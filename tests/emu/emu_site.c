@@ -9,6 +9,7 @@
 #include "emu_site.h"
 
 #include "emu_rand.h"
+#include "log.h"
 #include "util.h"
 
 #include <errno.h>
@@ -297,17 +298,33 @@ void emu_site_conf_defaults(struct emu_site_conf *c)
     memset(c, 0, sizeof(*c));
     c->seed = 1;
     c->speed = 1.0;
-    time_t now = time(NULL);
-    struct tm tm;
-    if (localtime_r(&now, &tm))
-        c->start_hour = tm.tm_hour + tm.tm_min / 60.0 + tm.tm_sec / 3600.0;
-    else
-        c->start_hour = 12.0;
+    c->start_hour = 12.0;
     c->capacity_ah = 400;
     c->soc0 = 80;
     c->n_mppt = UTIL_ARRAY_SIZE(mppt_defaults);
     for (size_t i = 0; i < c->n_mppt; i++)
         c->mppt[i] = mppt_defaults[i];
+}
+
+int emu_site_conf_start_hour(struct emu_site_conf *c, double hour)
+{
+    if (hour >= 0) {
+        c->start_hour = hour;
+        return 0;
+    }
+    /* A test that leaves the hour to the wall clock passes by day and fails at night (issue 14:
+     * the MPPTs did not charge at 04:30): under the test runner that is an error at once. */
+    const char *t = getenv("SITEWATCH_TEST");
+    if (t && strcmp(t, "1") == 0) {
+        log_msg(LOG_ERR, "SITEWATCH_TEST=1: --start-hour H is required (a test pins the "
+                         "simulated time of day instead of following the local clock)");
+        return -EINVAL;
+    }
+    time_t now = time(NULL);
+    struct tm tm;
+    if (localtime_r(&now, &tm))
+        c->start_hour = tm.tm_hour + tm.tm_min / 60.0 + tm.tm_sec / 3600.0;
+    return 0;
 }
 
 static double interp(const struct site_point *t, size_t n, double x)

@@ -38,9 +38,14 @@ struct emu_site_conf {
     bool has_dcdc;
 };
 
-/* Defaults: seed 1, speed 1, start at the local time of day, 400 Ah at 80 %, two MPPTs
- * (400 W / 30 A / 62 V and 600 W / 35 A / 93 V), no charger, no DC-DC. */
+/* Defaults: seed 1, speed 1, start at noon, 400 Ah at 80 %, two MPPTs (400 W / 30 A / 62 V and
+ * 600 W / 35 A / 93 V), no charger, no DC-DC. */
 void emu_site_conf_defaults(struct emu_site_conf *c);
+
+/* Sets c->start_hour from --start-hour: hour when >= 0; else (not given) the local time of day,
+ * except with SITEWATCH_TEST=1 in the environment (the test runner), where an unpinned hour is
+ * refused with a log line: -EINVAL. 0 otherwise. */
+int emu_site_conf_start_hour(struct emu_site_conf *c, double hour);
 
 struct emu_site;
 

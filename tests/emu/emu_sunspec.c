@@ -480,14 +480,14 @@ int emu_sunspec_main(int argc, char **argv, const sigset_t *main_set)
         return 1;
     struct emu_ss *e = xcalloc(1, sizeof(*e));
     const char *listen_spec = NULL;
-    double start_hour = -1.0; /* < 0: the local time of day, like the site emulator */
+    double start_hour = -1.0; /* < 0: the local time of day (refused under SITEWATCH_TEST=1) */
     int rc = emu_ss_parse(e, argc, argv, &listen_spec, &start_hour);
     if (rc == 0) {
         struct emu_site_conf sc;
         emu_site_conf_defaults(&sc);
-        if (start_hour >= 0) /* else the defaults' local time of day */
-            sc.start_hour = start_hour;
-        rc = emu_site_new(&sc, &e->site);
+        rc = emu_site_conf_start_hour(&sc, start_hour);
+        if (rc == 0)
+            rc = emu_site_new(&sc, &e->site);
     }
     int port = 0, lfd = -1;
     if (rc == 0 && (lfd = emu_ss_listen(listen_spec, &port)) < 0) {

@@ -490,8 +490,10 @@ int emu_vebus_main(int argc, char **argv, const sigset_t *set)
     emu_site_conf_defaults(&sc);
     sc.seed = e->o.seed;
     sc.speed = e->o.speed;
-    if (e->o.start_hour >= 0)
-        sc.start_hour = e->o.start_hour;
+    if (emu_site_conf_start_hour(&sc, e->o.start_hour) != 0) {
+        free(e);
+        return 2;
+    }
     emu_rand_init(&e->rnd, e->o.seed);
     atomic_init(&e->stop, false);
     atomic_init(&e->grid, e->o.grid ? 1 : 0);
