@@ -78,6 +78,9 @@ def main():
     ap.add_argument("--no-integration", action="store_true")
     a = ap.parse_args()
     os.environ["SITEWATCH_BUILD"] = a.build
+    sys.path.insert(0, HERE)
+    import suite_clock
+    suite_clock.setup()  # SITEWATCH_TEST=1 and an unusual TZ (local ~01:00) for the whole run
     p1, f1 = run_units(a.units) if not a.only else (0, 0)
     flaky = []
     p2, f2 = (0, 0) if a.no_integration else run_integration(a.only, flaky)

@@ -40,6 +40,7 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 import itlib  # noqa: E402
+import suite_clock  # noqa: E402
 from itlib import Site, check, free_port, wait_for  # noqa: E402
 
 # Log lines that mean a state file was not valid on restart, or a sanitizer or RRD error.
@@ -619,6 +620,7 @@ def main():
     ap.add_argument("--only")
     args = ap.parse_args()
     itlib.BUILD = args.build
+    suite_clock.setup()  # SITEWATCH_TEST=1 and an unusual TZ, as for tests/run_tests.py
     passed = failed = 0
     for name, fn in SCENARIOS:
         if args.only and args.only != name:
