@@ -323,15 +323,15 @@ def test_one_event_one_mail():
 
 
 def test_daily_heartbeat_mail():
-    """heartbeat = HH:MM (set to now): the daily summary mail goes out at once (the time of day
-    has passed and none went out today), naming the site and the alarm state, so a site that
-    stops sending it is noticed. Only one per day."""
+    """heartbeat = HH:MM (00:00, which has passed at any hour): the daily summary mail goes out
+    at once (the time of day has passed and none went out today), naming the site and the alarm
+    state, so a site that stops sending it is noticed. Only one per day."""
     port = free_port()
     s = None
     try:
-        now = time.strftime("%H:%M", time.localtime())
+        # not the wall clock's "now": a start just after local midnight would wait a day for it
         extra = ("[alarm low]\nwhen = bmv/Dc/0/Voltage < 100\n" +
-                 route(port, more="heartbeat = %s\n" % now).replace("group_wait = 1s",
+                 route(port, more="heartbeat = 00:00\n").replace("group_wait = 1s",
                                                                      "group_wait = 30s"))
         s, _ = bmv_site("heartbeat", extra)
         start_sink(s, port)
