@@ -94,6 +94,19 @@ $(S)/tests/%: $(S)/obj/tests/%.o $(call obj,$(S),$(HARNESS) $(CORE_SRC) $(DRV_SR
 
 TEST_BINS := $(patsubst tests/%.c,$(S)/tests/%,$(TEST_SRC))
 
+# ThreadSanitizer builds of a unit test (e.g. `make build/tsan/tests/test_runner`), for the code
+# that threads share: the runner's command path, the store. Not part of `make check`.
+T := build/tsan
+TSAN := -fsanitize=thread -fno-omit-frame-pointer
+$(T)/obj/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  CC/TSAN $<"
+	@$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(TSAN) -c -o $@ $<
+$(T)/tests/%: $(T)/obj/tests/%.o $(call obj,$(T),$(HARNESS) $(CORE_SRC) $(DRV_SRC))
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_CFLAGS) $(TSAN) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 # The unit tests built like the shipped binaries (optimised, no sanitizers): `make unit` runs them;
 # the package build does (dh_auto_test), and a cross build runs them under qemu-user through
 # UNIT_RUNNER (e.g. UNIT_RUNNER=qemu-aarch64-static).

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,10 +35,17 @@ struct drv_instance {
     struct log_throttle throttle;
     pthread_mutex_t wait_lock;
     pthread_cond_t wait_cond;
-    /* One pending command, run on the driver thread between polls (the driver's priv is only
-     * ever touched by its own thread). Guarded by wait_lock; done_cond wakes the caller. */
+    /* Commands run on the driver thread between polls (the driver's priv is only ever touched
+     * by its own thread), one at a time. Each is numbered, and its caller waits for the result
+     * of its own number: a command that timed out while the driver was running it still
+     * finishes later, and that late result must not be taken for the next command's (issue 14).
+     * Guarded by wait_lock; done_cond wakes the callers. 0 = none. */
     pthread_cond_t done_cond;
-    bool cmd_pending, cmd_done;
+    uint64_t cmd_last_seq;    /* the last number given out */
+    uint64_t cmd_owner_seq;   /* its caller still waits (the result slot is its own) */
+    uint64_t cmd_queued_seq;  /* waiting for the driver thread, with cmd_name and cmd_arg */
+    uint64_t cmd_running_seq; /* taken by the driver thread, not finished yet */
+    uint64_t cmd_done_seq;    /* the last one finished, with cmd_result */
     char cmd_name[32];
     char cmd_arg[128];
     int cmd_result;
@@ -243,19 +251,23 @@ static void runner_failed(struct drv_instance *di, int err, int64_t retry_ms)
     di->link_ok = false;
 }
 
-/* Runs a pending command (when the device is open) or refuses it (when it is not). */
+/* Runs the queued command (when the device is open) or refuses it (when it is not). */
 static void runner_run_command(struct drv_instance *di, bool open)
 {
     pthread_mutex_lock(&di->wait_lock);
-    if (di->cmd_pending && !di->cmd_done) {
+    uint64_t seq = di->cmd_queued_seq;
+    if (seq != 0) {
         char name[sizeof(di->cmd_name)], arg[sizeof(di->cmd_arg)];
         memcpy(name, di->cmd_name, sizeof(name));
         memcpy(arg, di->cmd_arg, sizeof(arg));
+        di->cmd_queued_seq = 0;
+        di->cmd_running_seq = seq;
         pthread_mutex_unlock(&di->wait_lock);
         int r = open ? di->drv->command(di, name, arg) : -ENOTCONN;
         pthread_mutex_lock(&di->wait_lock);
+        di->cmd_running_seq = 0;
+        di->cmd_done_seq = seq;
         di->cmd_result = r;
-        di->cmd_done = true;
         pthread_cond_broadcast(&di->done_cond);
     }
     pthread_mutex_unlock(&di->wait_lock);
@@ -371,6 +383,7 @@ void runner_stop(struct runner *r)
     pthread_mutex_lock(&di->wait_lock);
     atomic_store(&di->stop, true);
     pthread_cond_broadcast(&di->wait_cond);
+    pthread_cond_broadcast(&di->done_cond);
     pthread_mutex_unlock(&di->wait_lock);
     pthread_join(r->thread, NULL);
     store_device_stale(di->store, di->dev);
@@ -394,25 +407,32 @@ int runner_command(struct runner *r, const char *name, const char *arg, int time
     struct timespec ts;
     util_mono_deadline(&ts, timeout_ms);
     pthread_mutex_lock(&di->wait_lock);
-    /* one command at a time per device */
-    while (di->cmd_pending && !atomic_load(&di->stop))
+    /* one command at a time per device: wait until the last one's caller has its result (the
+     * slot would be overwritten before it looked) and the driver is done with it */
+    while ((di->cmd_owner_seq || di->cmd_running_seq) && !atomic_load(&di->stop))
         if (pthread_cond_timedwait(&di->done_cond, &di->wait_lock, &ts) == ETIMEDOUT) {
             pthread_mutex_unlock(&di->wait_lock);
             return -EBUSY;
         }
+    if (atomic_load(&di->stop)) {
+        pthread_mutex_unlock(&di->wait_lock);
+        return -ENOTCONN;
+    }
+    uint64_t seq = ++di->cmd_last_seq;
     util_strlcpy(di->cmd_name, name, sizeof(di->cmd_name));
     util_strlcpy(di->cmd_arg, arg, sizeof(di->cmd_arg));
-    di->cmd_pending = true;
-    di->cmd_done = false;
-    int rc = -ETIMEDOUT;
-    while (!di->cmd_done && !atomic_load(&di->stop))
+    di->cmd_owner_seq = seq;
+    di->cmd_queued_seq = seq;
+    while (di->cmd_done_seq != seq && !atomic_load(&di->stop))
         if (pthread_cond_timedwait(&di->done_cond, &di->wait_lock, &ts) == ETIMEDOUT)
             break;
-    if (di->cmd_done)
+    int rc = -ETIMEDOUT;
+    if (di->cmd_done_seq == seq)
         rc = di->cmd_result;
-    /* a command that timed out is withdrawn: it must not run later by surprise */
-    di->cmd_pending = false;
-    di->cmd_done = false;
+    else if (di->cmd_queued_seq == seq)
+        di->cmd_queued_seq = 0; /* withdrawn before the driver took it: it never runs */
+    /* else the driver is running it: it finishes, but nobody takes that result for another */
+    di->cmd_owner_seq = 0;
     pthread_cond_broadcast(&di->done_cond);
     pthread_mutex_unlock(&di->wait_lock);
     return rc;
