@@ -126,8 +126,9 @@ run: deps all
 
 # the Modbus integration test drives the server with a libmodbus client
 check: $(B)/bench/mb_load
-# a short libFuzzer pass of every parser target (tests/fuzz/run.sh, FUZZ_SMOKE_SECONDS each)
-check: fuzz-smoke
+# a short libFuzzer pass of every parser target (tests/fuzz/run.sh, FUZZ_SMOKE_SECONDS each),
+# and every input that ever crashed one, replayed (tests/fuzz/regress.sh)
+check: fuzz-smoke fuzz-regress
 check: deps format-check all $(S)/sitewatchd $(S)/sitewatch $(S)/sitewatch-emu $(TEST_BINS)
 	@$(PYTHON) tests/run_tests.py --build $(S) --units $(TEST_BINS)
 
@@ -159,11 +160,16 @@ build/fuzz/%: build/fuzz/obj/tests/fuzz/%.o $(call obj,build/fuzz,$(CORE_SRC) $(
 	@echo "  LD      $@"
 	@$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 
-.PHONY: fuzz fuzz-smoke
+# `make fuzz-regress` (part of `make check`) replays every input that ever crashed a target,
+# kept in tests/fuzz/regressions/<target>/ (tests/fuzz/regress.sh, FUZZ_REGRESS_RUNS times each).
+# Full logs: build/fuzz/logs/; a failure prints the sanitizer's report.
+.PHONY: fuzz fuzz-smoke fuzz-regress
 fuzz: deps $(FUZZ_BINS)
 	@./tests/fuzz/run.sh $(FUZZ_SECONDS)
 fuzz-smoke: $(FUZZ_BINS)
 	@./tests/fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
+fuzz-regress: $(FUZZ_BINS)
+	@./tests/fuzz/regress.sh
 
 # Fault injection (README "Reliability"; slow, not part of `make check`): kill -9 while state is
 # written, disk full / read-only state dir through an LD_PRELOAD shim, clock steps (faketime),
