@@ -3,17 +3,20 @@ demo site (sitewatch-emu site), read with a libmodbus client (build/bench/mb_loa
 mbpoll, compared with /api/v1/points through an independent Python implementation of the GX
 conversions (etc/modbus-map.csv rows: type, scale, sentinels)."""
 import csv
+import json
 import os
 import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 
 from itlib import BUILD, Site, check, free_port, wait_for
 
 MB_LOAD = os.path.join(os.path.dirname(BUILD.rstrip("/")) or ".", "bench", "mb_load")
 MAP = os.path.abspath("etc/modbus-map.csv")
+REGRESSIONS = os.path.abspath("tests/fuzz/regressions/fuzz_mbserver")
 TYPES = {"int16": (1, True), "uint16": (1, False), "int32": (2, True), "uint32": (2, False),
          "uint64": (4, False)}
 
@@ -282,6 +285,133 @@ def test_modbus_writes_allow_list():
         wait_for("MPPT off", lambda: mb(mport, "read", 238, 775, 1) == [0], 10)
         check(mb(mport, "write", 238, 774, 1) == "ok", "mode on")
         wait_for("MPPT charging", lambda: mb(mport, "read", 238, 775, 1)[0] not in (0, 0xFFFF), 10)
+    finally:
+        s.close()
+
+
+def write_frame(tid, unit, fc, reg, values):
+    """An FC6 (one value) or FC16 write request, built here independently of the C code."""
+    if fc == 6:
+        pdu = bytes([6, reg >> 8, reg & 255, values[0] >> 8, values[0] & 255])
+    else:
+        pdu = bytes([16, reg >> 8, reg & 255, 0, len(values), 2 * len(values)])
+        pdu += b"".join(bytes([v >> 8, v & 255]) for v in values)
+    return bytes([tid >> 8, tid & 255, 0, 0, 0, len(pdu) + 1, unit]) + pdu
+
+
+def read_replies(c, n, timeout=15):
+    """n MBAP replies from socket c as (tid, pdu) pairs."""
+    c.settimeout(timeout)
+    data, out = b"", []
+    while len(out) < n:
+        while len(data) < 6 or len(data) < 6 + (data[4] << 8 | data[5]):
+            chunk = c.recv(300)
+            check(chunk, "the server closed after %d of %d replies" % (len(out), n))
+            data += chunk
+        ln = 6 + (data[4] << 8 | data[5])
+        out.append((data[0] << 8 | data[1], data[7:ln]))
+        data = data[ln:]
+    return out
+
+
+def raw_writes(port, frames):
+    """Sends the frames in one segment (pipelined, like the fuzzer's input) and returns the
+    PDUs of their replies, in order."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+        c.sendall(b"".join(frames))
+        replies = read_replies(c, len(frames))
+    tids = [f[0] << 8 | f[1] for f in frames]
+    check([t for t, _ in replies] == tids, "replies out of order: %r vs %r" % (replies, tids))
+    return [pdu for _, pdu in replies]
+
+
+def test_modbus_vebus_writes_fc6_fc16_end_to_end():
+    """Writes to the VE.Bus unit 227 reach the Multi (issue 14: the write path was untested end
+    to end): the AC input current limit (register 22, x10) by FC6 and by FC16, Mode (33), both
+    pipelined in one segment, each acknowledged with the request's echo only once the Multi took
+    it; refused writes get the GX's exceptions; writes through Modbus and the HTTP command route
+    at the same time each get their own result; the fuzzer's night-time input leaves the server
+    serving."""
+    s = Site("modbus-vebus-write")
+    try:
+        multi, _ = s.emulator("vebus", "--pty", s.pty("multi"))
+        mport = free_port()
+        s.write_conf([("multi", {"driver": "vebus", "port": s.pty("multi"), "allow_control": "yes"})],
+                     "[modbus_server]\nlisten = 127.0.0.1:%d\nmap = %s\n"
+                     "allow_write = 33:1:4, 22:0:50\n" % (mport, MAP))
+        s.start_daemon()
+        wait_for("multi on unit 227", lambda: any(
+            u["unit"] == 227 and u["device"] == "multi"
+            for u in s.api("/api/v1/modbus/units")["units"]), 20)
+        wait_for("the Multi's limit", lambda: s.point("multi/Ac/ActiveIn/CurrentLimit")["state"]
+                 == "ok", 20)
+        check(mb(mport, "read", 227, 22, 1) == [160], "limit 16.0 A at start")
+
+        def limit():
+            return mb(mport, "read", 227, 22, 1)
+
+        # FC6: 10.0 A
+        (pdu,) = raw_writes(mport, [write_frame(1, 227, 6, 22, [100])])
+        check(pdu == bytes([6, 0, 22, 0, 100]), "FC6 echo %r" % pdu)
+        wait_for("limit 10.0 A", lambda: limit() == [100], 15)
+        check(s.point("multi/Ac/ActiveIn/CurrentLimit")["value"] == 10.0, "API limit")
+        # FC16, one register: 12.5 A
+        (pdu,) = raw_writes(mport, [write_frame(2, 227, 16, 22, [125])])
+        check(pdu == bytes([16, 0, 22, 0, 1]), "FC16 echo %r" % pdu)
+        wait_for("limit 12.5 A", lambda: limit() == [125], 15)
+        # FC6 then FC16 in one segment: mode off, then the limit; both done, in order
+        pdus = raw_writes(mport, [write_frame(3, 227, 6, 33, [4]),
+                                  write_frame(4, 227, 16, 22, [200])])
+        check(pdus == [bytes([6, 0, 33, 0, 4]), bytes([16, 0, 22, 0, 1])], "pipelined %r" % pdus)
+        wait_for("mode off, limit 20 A", lambda: s.point("multi/Mode")["value"] == 4 and
+                 limit() == [200], 15)
+        pdus = raw_writes(mport, [write_frame(5, 227, 6, 33, [3])])
+        check(pdus == [bytes([6, 0, 33, 0, 3])], "mode on %r" % pdus)
+        wait_for("mode on", lambda: s.point("multi/Mode")["value"] == 3, 15)
+        # refused: register 23 is read-only (FC16 over 22..23), above the allow-list, below
+        # what the Multi accepts (6 A: the driver refuses, a server failure like the GX's),
+        # and a unit with nothing behind it
+        for frame, want in ((write_frame(6, 227, 16, 22, [100, 1]), 0x02),
+                            (write_frame(7, 227, 6, 22, [510]), 0x03),
+                            (write_frame(8, 227, 6, 22, [50]), 0x04),
+                            (write_frame(9, 9, 6, 22, [100]), 0x0A)):
+            (pdu,) = raw_writes(mport, [frame])
+            check(pdu == bytes([frame[7] | 0x80, want]), "exception %r for %r" % (pdu, frame))
+        check(limit() == [200], "a refused write changed the limit: %r" % limit())
+        # the Modbus writer and the HTTP command route at once: each its own result
+        errors = []
+
+        def modbus_side():
+            for i in range(6):
+                v = 100 + 10 * (i % 3)
+                try:
+                    (p,) = raw_writes(mport, [write_frame(20 + i, 227, 16, 22, [v])])
+                    if p != bytes([16, 0, 22, 0, 1]):
+                        errors.append(("modbus", i, p))
+                except Exception as e:  # reported below, not lost in the thread
+                    errors.append(("modbus", i, repr(e)))
+
+        t = threading.Thread(target=modbus_side)
+        t.start()
+        for i in range(6):
+            body = json.dumps({"command": "mode", "value": "on"}).encode()
+            code, text = s.http("/api/v1/devices/multi/command", "POST", body)
+            if code != 200:
+                errors.append(("http", i, code, text))
+        t.join(120)
+        check(not t.is_alive() and not errors, "concurrent writes: %r" % errors)
+        wait_for("the last limit", lambda: limit() == [120], 15)
+        # the input the fuzzer saved at night (tests/fuzz/regressions/fuzz_mbserver/), then a read
+        with open(os.path.join(REGRESSIONS, "issue14-night-29-bytes"), "rb") as f:
+            night = f.read()
+        with socket.create_connection(("127.0.0.1", mport), timeout=5) as c:
+            c.sendall(night)
+            c.shutdown(socket.SHUT_WR)
+            c.settimeout(10)
+            while c.recv(300):
+                pass
+        check(limit() == [120], "after the night-time input")
+        check("Sanitizer" not in s.log() and "runtime error" not in s.log(), "sanitizer report")
     finally:
         s.close()
 
