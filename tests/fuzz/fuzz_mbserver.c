@@ -67,7 +67,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)util_snprintf(text, sizeof(text),
                         "[daemon]\nstate_dir = /tmp\n"
                         "[device bmv]\ndriver = vedirect\nport = /dev/null\n"
-                        "[device multi]\ndriver = vebus\nport = /dev/null\nallow_control = yes\n"
+                        "[device multi]\ndriver = vebus\nport = /dev/zero\nallow_control = yes\n"
                         "[modbus_server]\nlisten = 127.0.0.1:%d\nmap = etc/modbus-map.csv\n"
                         "max_clients = 4\nallow_write = 33:1:4, 22:0:50\n",
                         fz.port);
