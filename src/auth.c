@@ -34,7 +34,7 @@ static const struct drv_key auth_user_keys[] = {
 static const struct drv_key auth_access_keys[] = {
     {"require_login",      DRV_KEY_BOOL,     "yes", NULL,      "viewers must log in too (with users)"   },
     {"trust_loopback",     DRV_KEY_BOOL,     "yes", NULL,      "requests from this machine act as admin"},
-    {"session_ttl",        DRV_KEY_DURATION, "12h", "1m..30d", "a login lasts this long"                },
+    {"session_ttl",        DRV_KEY_DURATION, "12h", "1s..30d", "a login lasts this long"                },
     {"login_max_failures", DRV_KEY_INT,      "5",   "1..1000", "failed logins before a lockout"         },
     {"login_lockout",      DRV_KEY_DURATION, "5m",  "0s..1d",  "lockout of a client address or user"    },
     {NULL,                 0,                NULL,  NULL,      NULL                                     },

@@ -438,7 +438,9 @@ int main(int argc, char **argv)
     if (conf_load(path, &conf, err, sizeof(err)) != 0) {
         for (const char *l = err; *l;) {
             size_t n = strcspn(l, "\n");
-            fprintf(stderr, "sitewatchd: %.*s\n", (int)n, l);
+            /* An error's continuation lines (the source line and its caret) start with a
+             * space: they stay unprefixed so the caret still points at the column. */
+            fprintf(stderr, "%s%.*s\n", *l == ' ' ? "" : "sitewatchd: ", (int)n, l);
             l += n + (l[n] == '\n');
         }
         return 1;
