@@ -4,8 +4,14 @@
 CC ?= cc
 CFLAGS ?= -O2 -g
 PREFIX ?= /usr
-PKGS := libmodbus libserialport libmicrohttpd librrd jansson inih libcurl libsystemd libxcrypt
 PYTHON ?= /usr/bin/python3
+
+# Feature switches for the optional dependencies: `make WITH_SYSTEMD=0` builds without libsystemd
+# (no sd_notify readiness or watchdog; for boxes without systemd).
+WITH_SYSTEMD ?= 1
+PKGS := libmodbus libserialport libmicrohttpd librrd jansson inih libcurl libxcrypt
+PKGS += $(if $(filter 1,$(WITH_SYSTEMD)),libsystemd)
+FEATURES := -DWITH_SYSTEMD=$(WITH_SYSTEMD)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
         -Wold-style-definition -Wvla -Wundef -Wwrite-strings -Wpointer-arith -Wcast-qual \
@@ -13,38 +19,76 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-
 PKG_CONFIG ?= pkg-config
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
-ALL_CPPFLAGS = -std=c11 -D_DEFAULT_SOURCE -Isrc -Idrivers -Itests $(PKG_CFLAGS) $(CPPFLAGS)
+# Includes name their folder ("core/store.h", "drivers/vedirect_proto.h"); a file's own folder
+# is searched first. Nothing outside src/ and drivers/ is on the production include path.
+ALL_CPPFLAGS = -std=c11 -D_DEFAULT_SOURCE -Isrc -I. $(FEATURES) $(PKG_CFLAGS) $(CPPFLAGS)
 ALL_CFLAGS = $(WARN) $(CFLAGS)
 LIBS = $(PKG_LIBS) -lpthread -lm -lutil
 
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+TSAN := -fsanitize=thread -fno-omit-frame-pointer
 
-CORE_SRC := $(filter-out src/main.c src/cli.c,$(wildcard src/*.c))
-DRV_SRC := $(wildcard drivers/*.c)
+# Sources come from the folders, never from a hand-kept list: every subsystem folder of src/ and
+# every file of drivers/ go into one archive, libsitewatch.a. The daemon, the CLI, the emulator,
+# the tests and the benches link against it, and the linker takes only what each one calls, so
+# the CLI and the emulator get the drivers' pure protocol code without the daemon's state.
+LIB_SRC := $(wildcard src/*/*.c drivers/*.c)
 EMU_SRC := $(wildcard tests/emu/*.c)
-TEST_SRC := $(wildcard tests/test_*.c)
-HARNESS := tests/harness.c
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+HARNESS := tests/unit/harness.c
 BENCH_SRC := $(wildcard tests/bench/*.c)
-HDRS := $(wildcard src/*.h src/*.def drivers/*.h drivers/*.def tests/*.h tests/emu/*.h tests/fuzz/*.h)
-
-# Objects the emulator and CLI share with the daemon: pure code, no daemon state.
-SHARED_SRC := src/util.c src/log.c drivers/vedirect_proto.c drivers/vedirect_fields.c \
-              drivers/vedirect_hex.c \
-              drivers/vedirect_products.c
-SHARED_SRC += drivers/sunspec_proto.c drivers/sunspec_models.c drivers/sunspec_scan.c
-SHARED_SRC += drivers/vebus_proto.c
-SHARED_SRC += src/mbmap.c src/json.c
 
 B := build
 S := build/san
+T := build/tsan
+F := build/fuzz
+
+# The variants of one build: $(B) optimised (shipped, benches), $(S) ASan+UBSan (`make check`),
+# $(T) ThreadSanitizer (e.g. `make build/tsan/tests/test_runner`, for the code threads share),
+# $(F) clang + libFuzzer instrumentation. The flags follow the output folder.
+$(S)/%: VARIANT_FLAGS = $(SAN)
+$(T)/%: VARIANT_FLAGS = $(TSAN)
+$(F)/%: CC = $(FUZZ_CC)
+$(F)/%: ALL_CFLAGS = $(FUZZ_FLAGS) -w
+$(F)/obj/%: VARIANT_FLAGS = -fsanitize=fuzzer-no-link
+$(F)/%: VARIANT_FLAGS = -fsanitize=fuzzer
 
 # The source tree the binaries are built from: without an installed map (and without `map =`),
 # the daemon and the CLI read its etc/modbus-map.csv. debian/rules sets it empty.
 SOURCE_DIR ?= $(CURDIR)
-$(B)/obj/src/mbmap.o $(S)/obj/src/mbmap.o build/fuzz/obj/src/mbmap.o: \
-    ALL_CPPFLAGS += -DSITEWATCH_SOURCE_DIR='"$(SOURCE_DIR)"'
+$(foreach v,$(B) $(S) $(T) $(F),$(v)/obj/src/modbus/mbmap.o): \
+    FEATURES += -DSITEWATCH_SOURCE_DIR='"$(SOURCE_DIR)"'
 
 obj = $(patsubst %.c,$(1)/obj/%.o,$(2))
+
+# One compile rule and one link rule for every variant. Header dependencies are found by the
+# compiler (-MMD -MP), so an object is rebuilt when a header or a .def table it includes changes.
+COMPILE = @mkdir -p $(dir $@); echo "  CC      $@"; \
+          $(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(VARIANT_FLAGS) -MMD -MP -c -o $@ $<
+LINK = @mkdir -p $(dir $@); echo "  LD      $@"; \
+       $(CC) $(ALL_CFLAGS) $(VARIANT_FLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(LIBS)
+ARCHIVE = @mkdir -p $(dir $@); echo "  AR      $@"; rm -f $@; $(AR) rcs $@ $^
+
+define variant_rules
+$(1)/obj/%.o: %.c
+	$$(COMPILE)
+$(1)/libsitewatch.a: $$(call obj,$(1),$$(LIB_SRC))
+	$$(ARCHIVE)
+$(1)/sitewatchd: $$(call obj,$(1),src/main.c) $(1)/libsitewatch.a
+	$$(LINK)
+$(1)/sitewatch: $$(call obj,$(1),src/cli.c) $(1)/libsitewatch.a
+	$$(LINK)
+$(1)/sitewatch-emu: $$(call obj,$(1),$$(EMU_SRC)) $(1)/libsitewatch.a
+	$$(LINK)
+$(1)/tests/%: $(1)/obj/tests/unit/%.o $$(call obj,$(1),$$(HARNESS)) $(1)/libsitewatch.a
+	$$(LINK)
+$(1)/bench/%: $(1)/obj/tests/bench/%.o $(1)/libsitewatch.a
+	$$(LINK)
+$(1)/fuzz_%: $(1)/obj/tests/fuzz/fuzz_%.o $(1)/libsitewatch.a
+	$$(LINK)
+endef
+$(foreach v,$(B) $(S) $(T) $(F),$(eval $(call variant_rules,$(v))))
+-include $(shell find build -name '*.d' 2>/dev/null)
 
 # Keep intermediate objects: test binaries share them.
 .SECONDARY:
@@ -52,69 +96,17 @@ obj = $(patsubst %.c,$(1)/obj/%.o,$(2))
 .PHONY: all deps run check unit integration bench format format-check clean install
 all: $(B)/sitewatchd $(B)/sitewatch $(B)/sitewatch-emu
 
+# Installs what is missing (Debian packages from debian/control, the console's npm packages).
 deps:
 	@./.ci/install-deps
+	@$(MAKE) --no-print-directory console
 
-$(B)/obj/%.o: %.c $(HDRS)
-	@mkdir -p $(dir $@)
-	@echo "  CC      $<"
-	@$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
-
-$(S)/obj/%.o: %.c $(HDRS)
-	@mkdir -p $(dir $@)
-	@echo "  CC/SAN  $<"
-	@$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(SAN) -c -o $@ $<
-
-$(B)/sitewatchd: $(call obj,$(B),src/main.c $(CORE_SRC) $(DRV_SRC))
-	@echo "  LD      $@"
-	@$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
-
-$(B)/sitewatch: $(call obj,$(B),src/cli.c $(SHARED_SRC))
-	@echo "  LD      $@"
-	@$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
-
-$(B)/sitewatch-emu: $(call obj,$(B),$(EMU_SRC) $(SHARED_SRC))
-	@echo "  LD      $@"
-	@$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
-
-# Sanitized builds used by `make check`.
-$(S)/sitewatchd: $(call obj,$(S),src/main.c $(CORE_SRC) $(DRV_SRC))
-	@echo "  LD      $@"
-	@$(CC) $(ALL_CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(LIBS)
-$(S)/sitewatch: $(call obj,$(S),src/cli.c $(SHARED_SRC))
-	@echo "  LD      $@"
-	@$(CC) $(ALL_CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(LIBS)
-$(S)/sitewatch-emu: $(call obj,$(S),$(EMU_SRC) $(SHARED_SRC))
-	@echo "  LD      $@"
-	@$(CC) $(ALL_CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(LIBS)
-$(S)/tests/%: $(S)/obj/tests/%.o $(call obj,$(S),$(HARNESS) $(CORE_SRC) $(DRV_SRC))
-	@mkdir -p $(dir $@)
-	@echo "  LD      $@"
-	@$(CC) $(ALL_CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ $(LIBS)
-
-TEST_BINS := $(patsubst tests/%.c,$(S)/tests/%,$(TEST_SRC))
-
-# ThreadSanitizer builds of a unit test (e.g. `make build/tsan/tests/test_runner`), for the code
-# that threads share: the runner's command path, the store. Not part of `make check`.
-T := build/tsan
-TSAN := -fsanitize=thread -fno-omit-frame-pointer
-$(T)/obj/%.o: %.c $(HDRS)
-	@mkdir -p $(dir $@)
-	@echo "  CC/TSAN $<"
-	@$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(TSAN) -c -o $@ $<
-$(T)/tests/%: $(T)/obj/tests/%.o $(call obj,$(T),$(HARNESS) $(CORE_SRC) $(DRV_SRC))
-	@mkdir -p $(dir $@)
-	@echo "  LD      $@"
-	@$(CC) $(ALL_CFLAGS) $(TSAN) $(LDFLAGS) -o $@ $^ $(LIBS)
+TEST_BINS := $(patsubst tests/unit/%.c,$(S)/tests/%,$(TEST_SRC))
 
 # The unit tests built like the shipped binaries (optimised, no sanitizers): `make unit` runs them;
 # the package build does (dh_auto_test), and a cross build runs them under qemu-user through
 # UNIT_RUNNER (e.g. UNIT_RUNNER=qemu-aarch64-static).
-UNIT_BINS := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRC))
-$(B)/tests/%: $(B)/obj/tests/%.o $(call obj,$(B),$(HARNESS) $(CORE_SRC) $(DRV_SRC))
-	@mkdir -p $(dir $@)
-	@echo "  LD      $@"
-	@$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(TEST_SRC))
 .PHONY: unit-bins
 unit-bins: $(UNIT_BINS)
 unit: $(UNIT_BINS)
@@ -122,21 +114,24 @@ unit: $(UNIT_BINS)
 	    echo "unit: $$f of $(words $(UNIT_BINS)) test programs failed"; [ $$f -eq 0 ]
 
 run: deps all
-	@./tests/demo.sh
+	@./tests/tools/demo.sh
+
+# The layout holds: no include circle, no subsystem that includes another's header
+# (tests/tools/check_includes.py, which first proves on a small tree that it catches both).
+.PHONY: check-includes
+check-includes:
+	@$(PYTHON) tests/tools/check_includes.py --self-test
+	@$(PYTHON) tests/tools/check_includes.py .
 
 # the Modbus integration test drives the server with a libmodbus client
 check: $(B)/bench/mb_load
 # a short libFuzzer pass of every parser target (tests/fuzz/run.sh, FUZZ_SMOKE_SECONDS each),
 # and every input that ever crashed one, replayed (tests/fuzz/regress.sh)
 check: fuzz-smoke fuzz-regress
-check: deps format-check all $(S)/sitewatchd $(S)/sitewatch $(S)/sitewatch-emu $(TEST_BINS)
-	@$(PYTHON) tests/run_tests.py --build $(S) --units $(TEST_BINS)
+check: deps format-check check-includes all $(S)/sitewatchd $(S)/sitewatch $(S)/sitewatch-emu $(TEST_BINS)
+	@$(PYTHON) tests/integration/run_tests.py --build $(S) --units $(TEST_BINS)
 
 # Bench binaries are optimised and not sanitized: they measure.
-$(B)/bench/%: $(B)/obj/tests/bench/%.o $(call obj,$(B),$(CORE_SRC) $(DRV_SRC))
-	@mkdir -p $(dir $@)
-	@echo "  LD      $@"
-	@$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 BENCH_BINS := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 
 bench: deps all $(BENCH_BINS)
@@ -147,18 +142,11 @@ bench: deps all $(BENCH_BINS)
 # (default 600) on a corpus under build/fuzz/corpus seeded from ../shared/testdata; `make
 # fuzz-smoke` (part of `make check`) runs each for FUZZ_SMOKE_SECONDS.
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
-FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(F)/%,$(FUZZ_SRC))
 FUZZ_SECONDS ?= 600
 FUZZ_SMOKE_SECONDS ?= 5
 FUZZ_CC ?= clang
 FUZZ_FLAGS := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all
-build/fuzz/obj/%.o: %.c $(HDRS)
-	@mkdir -p $(dir $@)
-	@echo "  CC/FUZZ $<"
-	@$(FUZZ_CC) $(ALL_CPPFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -w -c -o $@ $<
-build/fuzz/%: build/fuzz/obj/tests/fuzz/%.o $(call obj,build/fuzz,$(CORE_SRC) $(DRV_SRC))
-	@echo "  LD      $@"
-	@$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 
 # `make fuzz-regress` (part of `make check`) replays every input that ever crashed a target,
 # kept in tests/fuzz/regressions/<target>/ (tests/fuzz/regress.sh, FUZZ_REGRESS_RUNS times each).
@@ -182,7 +170,7 @@ build/faults/libfailfs.so: tests/faults/failfs.c
 faults: deps $(S)/sitewatchd $(S)/sitewatch-emu $(B)/sitewatchd $(B)/sitewatch-emu build/faults/libfailfs.so
 	@$(PYTHON) tests/faults/run_faults.py --build $(S)
 soak: deps $(B)/sitewatchd $(B)/sitewatch-emu
-	@./tests/soak.sh
+	@./tests/tools/soak.sh
 
 # The console's JavaScript (uPlot for charts; playwright-core drives Debian's chromium in the
 # console tests) comes from npm, pinned by the committed package-lock.json (`npm ci`); uPlot is
@@ -196,9 +184,11 @@ web/vendor/uPlot.iife.min.js: node_modules/.package-lock.json
 	@cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css web/vendor/
 .PHONY: console
 console: web/vendor/uPlot.iife.min.js
-all run check install: console
+# A plain `make` needs no npm once web/vendor/ exists (order-only: its age does not matter); the
+# first fetch is part of `make deps`.
+all run check install: | web/vendor/uPlot.iife.min.js
 
-FORMAT_FILES = $(wildcard src/*.[ch] drivers/*.[ch] tests/*.[ch] tests/emu/*.[ch] tests/bench/*.[ch] tests/fuzz/*.[ch])
+FORMAT_FILES = $(wildcard src/*.[ch] src/*/*.[ch] drivers/*.[ch] tests/*/*.[ch])
 format:
 	clang-format -i $(FORMAT_FILES)
 format-check:
