@@ -1,19 +1,18 @@
 /* log: leveled logging to stderr or syslog, and per-owner flood throttling. */
 #include "log.h"
 
-#include "util.h"
-
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
-/* Set once before threads start (STYLE §6.5); read-only afterwards except log_set_level on reload.
- */
-static int log_level = LOG_INFO;
+/* Set before threads start (STYLE §6.5); log_set_level changes it on a reload (SIGHUP) while the
+ * other threads read it, hence atomic. */
+static _Atomic int log_level = LOG_INFO;
 static bool log_syslog;
 
 /* The in-memory ring of recent lines: the one other mutable global here, behind its own lock. */
@@ -23,10 +22,20 @@ static struct {
     size_t next, count;
 } log_ring = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
+/* log is the bottom layer: it reads the clocks itself and uses nothing of util. */
+static int64_t log_clock_ms(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void log_ring_add(int prio, const char *line)
 {
-    struct log_line l = {.wall_ms = util_wall_ms(), .prio = prio};
-    util_strlcpy(l.text, line, sizeof(l.text));
+    struct log_line l = {.wall_ms = log_clock_ms(CLOCK_REALTIME), .prio = prio};
+    size_t n = strnlen(line, sizeof(l.text) - 1); /* a long line is cut, as the ring keeps it */
+    memcpy(l.text, line, n);
+    l.text[n] = '\0';
     pthread_mutex_lock(&log_ring.lock);
     log_ring.lines[log_ring.next] = l;
     log_ring.next = (log_ring.next + 1) % LOG_RING_LINES;
@@ -77,7 +86,7 @@ int log_get_level(void)
 
 int log_level_parse(const char *s)
 {
-    for (size_t i = 0; i < UTIL_ARRAY_SIZE(log_levels); i++)
+    for (size_t i = 0; i < sizeof(log_levels) / sizeof(log_levels[0]); i++)
         if (strcasecmp(s, log_levels[i].name) == 0)
             return log_levels[i].level;
     return -EINVAL;
@@ -85,7 +94,7 @@ int log_level_parse(const char *s)
 
 const char *log_level_name(int prio)
 {
-    for (size_t i = 0; i < UTIL_ARRAY_SIZE(log_levels); i++)
+    for (size_t i = 0; i < sizeof(log_levels) / sizeof(log_levels[0]); i++)
         if (log_levels[i].level == prio)
             return log_levels[i].name;
     return prio < LOG_ERR ? "error" : "debug";
@@ -128,7 +137,7 @@ void log_throttle_init(struct log_throttle *t, int64_t interval_ms)
 
 bool log_complain(struct log_throttle *t, int prio, const char *fmt, ...)
 {
-    int64_t now = util_mono_ms();
+    int64_t now = log_clock_ms(CLOCK_MONOTONIC);
     if (t->failing && now < t->next_ms) {
         t->suppressed++;
         return false;

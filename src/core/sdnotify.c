@@ -1,4 +1,5 @@
-/* sdnotify: the sd_notify(3) messages of sitewatchd's life cycle, through libsystemd. */
+/* sdnotify: the sd_notify(3) messages of sitewatchd's life cycle, through libsystemd. Built with
+ * WITH_SYSTEMD=0 (no libsystemd) nothing is sent and the watchdog is off. */
 #include "sdnotify.h"
 
 #include "log.h"
@@ -6,7 +7,22 @@
 
 #include <stdio.h>
 #include <string.h>
+#if WITH_SYSTEMD
 #include <systemd/sd-daemon.h>
+#else
+static int sd_notify(int unset_environment, const char *state)
+{
+    (void)unset_environment;
+    (void)state;
+    return 0; /* as libsystemd does when NOTIFY_SOCKET is unset */
+}
+static int sd_watchdog_enabled(int unset_environment, uint64_t *usec)
+{
+    (void)unset_environment;
+    *usec = 0;
+    return 0;
+}
+#endif
 
 /* sd_notify returns > 0 when sent, 0 when NOTIFY_SOCKET is unset (not started by systemd as
  * Type=notify), < 0 (-errno) on failure. Only a failure is worth a log line. */
