@@ -1,11 +1,11 @@
 /* sunspec: driver for PV inverters (and data-manager meters) speaking SunSpec over Modbus-TCP:
  * Fronius, SMA, ABB/FIMER, and any other SunSpec device. libmodbus client; one device = one
  * unit id, so several inverters behind one data manager are one [device] section each. */
-#include "driver.h"
-#include "log.h"
+#include "core/driver.h"
+#include "core/log.h"
+#include "core/util.h"
 #include "sunspec_proto.h"
 #include "sunspec_scan.h"
-#include "util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

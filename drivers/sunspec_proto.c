@@ -2,7 +2,7 @@
  * "not implemented" sentinels, model decoders, and register images of dumps. */
 #include "sunspec_proto.h"
 
-#include "util.h"
+#include "core/util.h"
 
 #include <errno.h>
 #include <math.h>

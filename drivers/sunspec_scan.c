@@ -2,8 +2,8 @@
  * the probe and the driver share: the answers of a unit, the remembered unit. */
 #include "sunspec_scan.h"
 
+#include "core/util.h"
 #include "sunspec_proto.h"
-#include "util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,10 +1,10 @@
 /* vebus: driver for Victron MultiPlus / Quattro inverter/chargers on VE.Bus, through an MK2 or
  * MK3-USB interface (MK2 host protocol, 2400 8N1): start-up, polling, Venus vebus points and the
  * mode / AC input current limit commands. Protocol facts: vebus_proto.h, protocols.md §3. */
-#include "driver.h"
-#include "log.h"
-#include "port.h"
-#include "util.h"
+#include "core/driver.h"
+#include "core/log.h"
+#include "core/port.h"
+#include "core/util.h"
 #include "vebus_proto.h"
 
 #include <errno.h>

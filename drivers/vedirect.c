@@ -1,9 +1,9 @@
 /* vedirect: driver for Victron VE.Direct devices (BMV/SmartShunt, MPPT, Phoenix, chargers, Orion):
  * reads the text protocol, and polls HEX registers for what the text lacks. */
-#include "driver.h"
-#include "log.h"
-#include "port.h"
-#include "util.h"
+#include "core/driver.h"
+#include "core/log.h"
+#include "core/port.h"
+#include "core/util.h"
 #include "vedirect_fields.h"
 #include "vedirect_hex.h"
 #include "vedirect_products.h"

@@ -6,7 +6,7 @@
  * path Venus' own VE.Direct driver uses (Load/State, Load/I, OffReason, Ac/Out/L1/S). */
 #include "vedirect_fields.h"
 
-#include "util.h"
+#include "core/util.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -29,8 +29,8 @@ struct ved_label {
 };
 
 /* Every label of protocols.md §1.2, sorted by strcmp() for the binary search in ved_label_find
- * (tests/test_vedirect_proto.c checks the order). Ranges are the wire limits of the devices (e.g.
- * mV up to 450 V panels, mA up to ±10 kA), so a value outside them cannot be real. */
+ * (tests/unit/test_vedirect_proto.c checks the order). Ranges are the wire limits of the devices
+ * (e.g. mV up to 450 V panels, mA up to ±10 kA), so a value outside them cannot be real. */
 static const struct ved_label ved_labels[] = {
     {"AC_OUT_I", K_INT,   -10000,      10000     },
     {"AC_OUT_S", K_INT,   0,           1000000   },

@@ -7,7 +7,7 @@
  * and whose max power (offset 24, 11 W) equals H21. */
 #include "vedirect_hex.h"
 
-#include "util.h"
+#include "core/util.h"
 #include "vedirect_fields.h"
 #include "vedirect_proto.h"
 

@@ -5,7 +5,7 @@
  * below, so a new model still gets the right service class. */
 #include "vedirect_products.h"
 
-#include "util.h"
+#include "core/util.h"
 
 #include <stddef.h>
 

@@ -1,8 +1,8 @@
 /* cli: `sitewatch`, the command-line client of the JSON API (status table, one value, devices). */
-#include "json.h"
-#include "mbmap.h"
-#include "sunspec_scan.h"
-#include "util.h"
+#include "core/json.h"
+#include "core/util.h"
+#include "drivers/sunspec_scan.h"
+#include "modbus/mbmap.h"
 
 #include <crypt.h>
 #include <curl/curl.h>

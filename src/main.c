@@ -1,14 +1,14 @@
 /* main: sitewatchd command line, start-up, signal handling and configuration reload. */
-#include "api.h"
-#include "conf.h"
-#include "drivers.h"
-#include "http.h"
-#include "log.h"
-#include "runner.h"
-#include "sdnotify.h"
-#include "service.h"
-#include "store.h"
-#include "util.h"
+#include "core/api.h"
+#include "core/conf.h"
+#include "core/drivers.h"
+#include "core/log.h"
+#include "core/runner.h"
+#include "core/sdnotify.h"
+#include "core/service.h"
+#include "core/store.h"
+#include "core/util.h"
+#include "http/http.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,13 +30,13 @@
 #define MAIN_LOCK_FILE "sitewatchd.lock"
 
 #define SERVICE(n) extern const struct service service_##n;
-#include "services.def"
+#include "core/services.def"
 #undef SERVICE
 
 /* The core services in start order, NULL-terminated (the list may be empty). */
 static const struct service *const main_services[] = {
 #define SERVICE(n) &service_##n,
-#include "services.def"
+#include "core/services.def"
 #undef SERVICE
     NULL,
 };
@@ -136,7 +136,7 @@ static void main_command_route(void *ctx, const struct api_request *r, struct ap
     }
     memcpy(device, name, (size_t)(slash - name));
     device[slash - name] = '\0';
-    if (!api_require_admin(r, out)) /* an admin, or this machine (src/auth.c) */
+    if (!api_require_admin(r, out)) /* an admin, or this machine (src/http/auth.c) */
         return;
     json_error_t je;
     json_t *doc = json_loadb(r->body, r->body_len, 0, &je);

@@ -2,9 +2,9 @@
  * acknowledgement, silences, flap detection, the alarm log, and the JSON state file. */
 #include "alarm.h"
 
+#include "core/log.h"
+#include "core/util.h"
 #include "expr.h"
-#include "log.h"
-#include "util.h"
 
 #include <errno.h>
 #include <math.h>

@@ -7,8 +7,8 @@
 #ifndef SITEWATCH_ALARM_H
 #define SITEWATCH_ALARM_H
 
-#include "conf.h"
-#include "store.h"
+#include "core/conf.h"
+#include "core/store.h"
 
 #include <jansson.h>
 #include <stdbool.h>

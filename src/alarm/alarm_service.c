@@ -1,13 +1,13 @@
 /* alarm_service: the [alarm NAME] and [alarms] section types, the alarm service (a 1 s tick of
  * the engine) and its API routes (alarms, log, ack, silences). */
 #include "alarm.h"
-#include "api.h"
+#include "core/api.h"
+#include "core/log.h"
+#include "core/service.h"
+#include "core/ticker.h"
+#include "core/util.h"
 #include "expr.h"
-#include "log.h"
 #include "notify.h"
-#include "service.h"
-#include "ticker.h"
-#include "util.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -104,7 +104,7 @@ static void alarm_service_tick(void *arg)
 
 static bool alarm_api_loopback(const struct api_request *r, struct api_reply *out)
 {
-    /* An admin session, or this machine (see src/auth.c). */
+    /* An admin session, or this machine (see src/http/auth.c). */
     return api_require_admin(r, out);
 }
 

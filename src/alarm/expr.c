@@ -1,7 +1,7 @@
 /* expr: recursive-descent parser to a node array, Kleene three-valued evaluator, window history. */
 #include "expr.h"
 
-#include "util.h"
+#include "core/util.h"
 
 #include <ctype.h>
 #include <errno.h>

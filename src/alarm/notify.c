@@ -2,12 +2,12 @@
  * thread per route with back-off, email over SMTP and exec routes, the test-mail API. */
 #include "notify.h"
 
-#include "log.h"
+#include "core/log.h"
+#include "core/ticker.h"
+#include "core/util.h"
 #include "outbox.h"
 #include "sms.h"
 #include "smtp.h"
-#include "ticker.h"
-#include "util.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -693,7 +693,7 @@ static void notify_api_outbox(void *ctx, const struct api_request *rq, struct ap
 static void notify_api_test(void *ctx, const struct api_request *rq, struct api_reply *out)
 {
     struct notify *nt = ctx;
-    if (!api_require_admin(rq, out)) /* an admin session, or this machine (src/auth.c) */
+    if (!api_require_admin(rq, out)) /* an admin session, or this machine (src/http/auth.c) */
         return;
     static const char prefix[] = "/api/v1/notify/";
     const char *name = rq->path + sizeof(prefix) - 1;

@@ -11,8 +11,8 @@
 #define SITEWATCH_NOTIFY_H
 
 #include "alarm.h"
-#include "api.h"
-#include "conf.h"
+#include "core/api.h"
+#include "core/conf.h"
 
 struct notify;
 

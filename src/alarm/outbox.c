@@ -1,8 +1,8 @@
 /* outbox: one JSON file per message (seq-named), an in-memory index, atomic writes. */
 #include "outbox.h"
 
-#include "log.h"
-#include "util.h"
+#include "core/log.h"
+#include "core/util.h"
 
 #include <dirent.h>
 #include <errno.h>

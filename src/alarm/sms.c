@@ -1,4 +1,4 @@
-/* sms: AT command dialogue with a GSM modem over src/port.c.
+/* sms: AT command dialogue with a GSM modem over src/core/port.c.
  *
  * Protocol facts (3GPP TS 27.005 §3.5.1 text mode, and V.25ter): commands end with CR; a modem
  * echoes them until ATE0; final results are "OK", "ERROR", "+CMS ERROR: <n>" (message service)
@@ -7,8 +7,8 @@
  * answers "+CMGS: <mr>" and OK once the network took it, which can take tens of seconds. */
 #include "sms.h"
 
-#include "port.h"
-#include "util.h"
+#include "core/port.h"
+#include "core/util.h"
 
 #include <errno.h>
 #include <stdio.h>

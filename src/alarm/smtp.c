@@ -2,7 +2,7 @@
  * memory. libcurl does the protocol, TLS and AUTH; we map its results to retry or give up. */
 #include "smtp.h"
 
-#include "util.h"
+#include "core/util.h"
 
 #include <curl/curl.h>
 #include <errno.h>

@@ -2,9 +2,9 @@
 #include "battery.h"
 
 #include "battery_history.h"
-#include "log.h"
-#include "ticker.h"
-#include "util.h"
+#include "core/log.h"
+#include "core/ticker.h"
+#include "core/util.h"
 
 #include <errno.h>
 #include <jansson.h>

@@ -5,10 +5,10 @@
 #ifndef SITEWATCH_BATTERY_H
 #define SITEWATCH_BATTERY_H
 
-#include "conf.h"
-#include "service.h"
+#include "core/conf.h"
+#include "core/service.h"
+#include "core/store.h"
 #include "soc.h"
-#include "store.h"
 
 #include <stdint.h>
 

@@ -1,8 +1,8 @@
 /* battery_history: BMV counters, cycles, average SoC and state of health (see the header). */
 #include "battery_history.h"
 
+#include "core/util.h"
 #include "soc.h"
-#include "util.h"
 
 #include <math.h>
 #include <stddef.h>

@@ -3,7 +3,7 @@
  */
 #include "soc.h"
 
-#include "util.h"
+#include "core/util.h"
 
 #include <errno.h>
 #include <math.h>

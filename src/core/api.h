@@ -55,7 +55,7 @@ struct api_request {
 
 typedef void (*api_handler)(void *ctx, const struct api_request *r, struct api_reply *out);
 
-/* The access hook (src/auth.c): decides who r is (sets r->role, r->user, and clears
+/* The access hook (src/http/auth.c): decides who r is (sets r->role, r->user, and clears
  * r->from_loopback when loopback is not trusted) and whether r may go on. Returns true to go on,
  * false after filling out (401 / 403). */
 typedef bool (*api_access_fn)(void *actx, struct api_request *r, struct api_reply *out);

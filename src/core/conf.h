@@ -1,7 +1,7 @@
 /* conf: the INI configuration, parsed with libinih and validated strictly (file:line errors).
  *
  * Sections: [daemon], [http], [device NAME], and the section types other modules register in
- * src/sections.def (e.g. [alarm NAME], [modbus_server]). Besides the main file, every
+ * src/core/sections.def (e.g. [alarm NAME], [modbus_server]). Besides the main file, every
  * <dir of the main file>/alarms.d/NAME.conf is read, in name order. */
 #ifndef SITEWATCH_CONF_H
 #define SITEWATCH_CONF_H

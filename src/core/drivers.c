@@ -7,7 +7,7 @@
 
 const struct driver *const drivers_all[] = {
 #define DRIVER(n) &driver_##n,
-#include "drivers.def"
+#include "drivers/drivers.def"
 #undef DRIVER
 };
 const size_t drivers_count = UTIL_ARRAY_SIZE(drivers_all);

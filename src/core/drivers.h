@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #define DRIVER(n) extern const struct driver driver_##n;
-#include "drivers.def"
+#include "drivers/drivers.def"
 #undef DRIVER
 
 extern const struct driver *const drivers_all[];

@@ -1,6 +1,7 @@
 /* service: the contract of a core module that runs off the store (system values, SoC, alarms,
- * RRD, Modbus server ...). Modules are listed in src/services.def and started in that order after
- * the drivers, stopped in reverse order, and restarted with the new configuration on a reload. */
+ * RRD, Modbus server ...). Modules are listed in src/core/services.def and started in that order
+ * after the drivers, stopped in reverse order, and restarted with the new configuration on a
+ * reload. */
 #ifndef SITEWATCH_SERVICE_H
 #define SITEWATCH_SERVICE_H
 

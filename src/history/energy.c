@@ -2,9 +2,9 @@
  * months and years are sums of days. One JSON state file per year keeps the writes small. */
 #include "energy.h"
 
-#include "log.h"
-#include "ticker.h"
-#include "util.h"
+#include "core/log.h"
+#include "core/ticker.h"
+#include "core/util.h"
 
 #include <errno.h>
 #include <fnmatch.h>

@@ -4,7 +4,7 @@
 #ifndef SITEWATCH_ENERGY_H
 #define SITEWATCH_ENERGY_H
 
-#include "store.h"
+#include "core/store.h"
 
 #include <jansson.h>
 #include <stddef.h>

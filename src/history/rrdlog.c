@@ -1,12 +1,12 @@
 /* rrdlog: samples the store every step into per-point RRD files, batched to spare the flash. */
 #include "rrdlog.h"
 
+#include "core/log.h"
+#include "core/service.h"
+#include "core/ticker.h"
+#include "core/util.h"
 #include "energy.h"
-#include "log.h"
 #include "series.h"
-#include "service.h"
-#include "ticker.h"
-#include "util.h"
 
 #include <errno.h>
 #include <fnmatch.h>

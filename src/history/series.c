@@ -2,8 +2,8 @@
  * and rrd_graph images, served under /api/v1/. */
 #include "series.h"
 
-#include "log.h"
-#include "util.h"
+#include "core/log.h"
+#include "core/util.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -4,10 +4,10 @@
 #ifndef SITEWATCH_SERIES_H
 #define SITEWATCH_SERIES_H
 
-#include "api.h"
+#include "core/api.h"
+#include "core/store.h"
 #include "energy.h"
 #include "rrdlog.h"
-#include "store.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -9,9 +9,9 @@
  * any request whose Origin names another host is refused (cross-site). */
 #include "auth.h"
 
-#include "log.h"
+#include "core/log.h"
+#include "core/util.h"
 #include "session.h"
-#include "util.h"
 
 #include <crypt.h>
 #include <errno.h>

@@ -4,7 +4,7 @@
 #ifndef SITEWATCH_AUTH_H
 #define SITEWATCH_AUTH_H
 
-#include "service.h"
+#include "core/service.h"
 
 /* Cookie names: the HttpOnly session id, and the CSRF token the page echoes in X-CSRF-Token. */
 #define AUTH_COOKIE_SESSION "sw_session"

@@ -1,8 +1,8 @@
 /* console: log ring, masked configuration and diagnostics bundle routes for the web console. */
 #include "console.h"
 
-#include "log.h"
-#include "util.h"
+#include "core/log.h"
+#include "core/util.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
 #ifndef SITEWATCH_CONSOLE_H
 #define SITEWATCH_CONSOLE_H
 
-#include "service.h"
+#include "core/service.h"
 
 #include <jansson.h>
 

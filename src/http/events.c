@@ -6,10 +6,10 @@
  * gets "event: snapshot" (every point) instead of the batches it missed. */
 #include "events.h"
 
-#include "json.h"
-#include "log.h"
-#include "ticker.h"
-#include "util.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/ticker.h"
+#include "core/util.h"
 
 #include <errno.h>
 #include <jansson.h>

@@ -5,7 +5,7 @@
 #ifndef SITEWATCH_EVENTS_H
 #define SITEWATCH_EVENTS_H
 
-#include "service.h"
+#include "core/service.h"
 
 #define EVENTS_PERIOD_MS 200
 #define EVENTS_RING 64        /* batches kept: about 13 s at 5 per second */

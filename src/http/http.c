@@ -2,8 +2,8 @@
  * root, refusing anything that could leave it. */
 #include "http.h"
 
-#include "log.h"
-#include "util.h"
+#include "core/log.h"
+#include "core/util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

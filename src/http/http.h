@@ -2,7 +2,7 @@
 #ifndef SITEWATCH_HTTP_H
 #define SITEWATCH_HTTP_H
 
-#include "api.h"
+#include "core/api.h"
 
 struct http_server;
 

@@ -1,7 +1,7 @@
 /* session: login sessions in a fixed table, ids and CSRF tokens from getrandom(2). */
 #include "session.h"
 
-#include "util.h"
+#include "core/util.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -3,7 +3,7 @@
 #ifndef SITEWATCH_SESSION_H
 #define SITEWATCH_SESSION_H
 
-#include "api.h"
+#include "core/api.h"
 
 #include <stdint.h>
 

@@ -1,7 +1,7 @@
 /* mbmap: the GX-compatible SCADA register map: CSV loading, lookups, GX conversions, the sheet. */
 #include "mbmap.h"
 
-#include "util.h"
+#include "core/util.h"
 
 #include <errno.h>
 #include <libgen.h>

@@ -8,9 +8,9 @@
  * per client and sent when the socket is writable. */
 #include "mbserver.h"
 
-#include "log.h"
+#include "core/log.h"
+#include "core/util.h"
 #include "mbmap.h"
-#include "util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

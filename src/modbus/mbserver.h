@@ -1,13 +1,13 @@
 /* mbserver: the GX-compatible Modbus-TCP server for SCADA ([modbus_server] section, service
  * "mbserver"): unit ids, the discovery block, reads served live from the store through the
- * register map (src/mbmap.h), allow-listed writes turned into device commands, and
+ * register map (src/modbus/mbmap.h), allow-listed writes turned into device commands, and
  * GET /api/v1/modbus/units. One thread runs a poll() loop over non-blocking sockets with
  * per-client buffers; a second runs the (blocking) device commands of permitted writes. */
 #ifndef SITEWATCH_MBSERVER_H
 #define SITEWATCH_MBSERVER_H
 
-#include "conf.h"
-#include "service.h"
+#include "core/conf.h"
+#include "core/service.h"
 
 /* Discovery block on unit 100, in 1344..2047, a range no GX service uses (attributes.csv):
  * MBSERVER_DISC_BASE holds the number of units, +1 the registers per entry (10), and entries

@@ -1,12 +1,12 @@
 /* pvscan: the daemon's opt-in, rate-limited scan for SunSpec inverters ([pvscan] scan = ...), whose
  * finds that no [device] section reads are listed by GET /api/v1/devices/discovered. */
-#include "api.h"
-#include "conf.h"
-#include "log.h"
-#include "service.h"
-#include "sunspec_scan.h"
-#include "ticker.h"
-#include "util.h"
+#include "core/api.h"
+#include "core/conf.h"
+#include "core/log.h"
+#include "core/service.h"
+#include "core/ticker.h"
+#include "core/util.h"
+#include "drivers/sunspec_scan.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -2,10 +2,10 @@
  * in gx-modbus/NOTES.md; what NOTES.md leaves open is marked "our choice". */
 #include "systemcalc.h"
 
-#include "log.h"
-#include "service.h"
-#include "ticker.h"
-#include "util.h"
+#include "core/log.h"
+#include "core/service.h"
+#include "core/ticker.h"
+#include "core/util.h"
 
 #include <errno.h>
 #include <math.h>

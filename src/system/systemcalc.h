@@ -6,8 +6,8 @@
 #ifndef SITEWATCH_SYSTEMCALC_H
 #define SITEWATCH_SYSTEMCALC_H
 
-#include "conf.h"
-#include "store.h"
+#include "core/conf.h"
+#include "core/store.h"
 
 #include <stdint.h>
 

@@ -2,11 +2,11 @@
  * and the memory the engine takes. Rules mix comparisons, and/or, arithmetic and window
  * functions (avg/min/max/delta/rate over 10 min, i.e. point histories) the way a large site
  * would. Every point changes value before each tick; only the tick is timed. */
-#include "alarm.h"
-#include "conf.h"
-#include "log.h"
-#include "store.h"
-#include "util.h"
+#include "alarm/alarm.h"
+#include "core/conf.h"
+#include "core/log.h"
+#include "core/store.h"
+#include "core/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

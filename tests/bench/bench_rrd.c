@@ -6,9 +6,9 @@
  * it back (the page cache otherwise merges repeated writes that in real time are 15 min apart).
  *
  * usage: bench_rrd DIR [unix:/path/rrdcached.sock RRDCACHED_PID]   (DIR on a real disk) */
-#include "rrdlog.h"
-#include "series.h"
-#include "util.h"
+#include "core/util.h"
+#include "history/rrdlog.h"
+#include "history/series.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -2,7 +2,7 @@
  * battery-monitor captures (our SoC and consumed Ah against the monitor's own SOC and CE) and 30
  * simulated days of a battery with a known capacity, Peukert behaviour and a weekly full charge,
  * measured by a sensor with a 50 mA offset, +0.5 % gain and noise. Usage: bench_soc TESTDATA */
-#include "socsim.h"
+#include "tests/unit/socsim.h"
 
 #include <stdio.h>
 #include <time.h>

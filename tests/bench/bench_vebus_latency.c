@@ -3,12 +3,12 @@
  * pty's master side (answering at once, no 2400 baud pacing, so the driver polls back to back)
  * and stamps each DC frame with a new voltage; a watcher thread sees the store change.
  * Usage: bench_vebus_latency [samples] [phases]. Prints p50/p99/max in microseconds. */
-#include "conf.h"
-#include "log.h"
-#include "runner.h"
-#include "store.h"
-#include "util.h"
-#include "vebus_proto.h"
+#include "core/conf.h"
+#include "core/log.h"
+#include "core/runner.h"
+#include "core/store.h"
+#include "core/util.h"
+#include "drivers/vebus_proto.h"
 
 #include <errno.h>
 #include <math.h>

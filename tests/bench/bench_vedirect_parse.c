@@ -1,8 +1,8 @@
 /* bench_vedirect_parse: VE.Direct parser throughput (MB/s): the framer, field checks and the
  * conversion of every field to its published value, over real captures repeated in memory. */
-#include "util.h"
-#include "vedirect_fields.h"
-#include "vedirect_proto.h"
+#include "core/util.h"
+#include "drivers/vedirect_fields.h"
+#include "drivers/vedirect_proto.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,6 @@
 /* emu_main: the sitewatch-emu command line: one VE.Direct device or a whole site, and signals. */
+#include "core/log.h"
+#include "core/util.h"
 #include "emu.h"
 #include "emu_modem.h"
 #include "emu_port.h"
@@ -7,8 +9,6 @@
 #include "emu_vebus.h"
 #include "emu_ved_kinds.h"
 #include "emu_vedirect.h"
-#include "log.h"
-#include "util.h"
 
 #include <errno.h>
 #include <getopt.h>

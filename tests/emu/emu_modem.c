@@ -6,9 +6,9 @@
  * SIGUSR1 toggles a dead modem (no answer at all). */
 #include "emu_modem.h"
 
+#include "core/log.h"
+#include "core/util.h"
 #include "emu_port.h"
-#include "log.h"
-#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>

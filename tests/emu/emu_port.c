@@ -1,8 +1,8 @@
 /* emu_port: the emulator's end of a serial line: a pty behind a stable symlink, or loopback TCP. */
 #include "emu_port.h"
 
-#include "log.h"
-#include "util.h"
+#include "core/log.h"
+#include "core/util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

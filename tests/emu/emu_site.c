@@ -8,9 +8,9 @@
  * every device of the site agrees: BMV I = Σ MPPT I + charger I + DC-DC I − load current. */
 #include "emu_site.h"
 
+#include "core/log.h"
+#include "core/util.h"
 #include "emu_rand.h"
-#include "log.h"
-#include "util.h"
 
 #include <errno.h>
 #include <math.h>

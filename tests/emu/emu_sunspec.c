@@ -3,11 +3,11 @@
  * nobody serves gets (--unknown-unit). */
 #include "emu_sunspec.h"
 
+#include "core/log.h"
+#include "core/util.h"
+#include "drivers/sunspec_proto.h"
 #include "emu_site.h"
 #include "emu_sunspec_model.h"
-#include "log.h"
-#include "sunspec_proto.h"
-#include "util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -2,8 +2,8 @@
  * the model layouts, with the not-implemented sentinels where a real device has them. */
 #include "emu_sunspec_model.h"
 
-#include "sunspec_proto.h"
-#include "util.h"
+#include "core/util.h"
+#include "drivers/sunspec_proto.h"
 
 #include <errno.h>
 #include <math.h>

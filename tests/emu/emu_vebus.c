@@ -3,13 +3,13 @@
  * layouts of the real captures (shared/testdata/vebus), sends 'V' heartbeats when idle, and
  * follows the site model: charging from AC input, inverting when the grid is lost. */
 #include "emu_vebus.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "drivers/vebus_proto.h"
 #include "emu.h"
 #include "emu_port.h"
 #include "emu_rand.h"
 #include "emu_site.h"
-#include "log.h"
-#include "util.h"
-#include "vebus_proto.h"
 
 #include <errno.h>
 #include <getopt.h>

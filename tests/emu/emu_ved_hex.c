@@ -8,7 +8,7 @@
  * Unknown commands get ":3" (no payload) and undecodable frames the frame error ":4AAAAFD". */
 #include "emu_ved_hex.h"
 
-#include "util.h"
+#include "core/util.h"
 
 #include <math.h>
 #include <stdbool.h>

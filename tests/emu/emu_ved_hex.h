@@ -2,10 +2,10 @@
 #ifndef SITEWATCH_EMU_VED_HEX_H
 #define SITEWATCH_EMU_VED_HEX_H
 
+#include "drivers/vedirect_proto.h"
 #include "emu.h"
 #include "emu_site.h"
 #include "emu_ved_kinds.h"
-#include "vedirect_proto.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -14,7 +14,7 @@
  * transcripts (history registers 0x0300..0x0311 are 4 bytes wide). */
 #include "emu_ved_kinds.h"
 
-#include "util.h"
+#include "core/util.h"
 
 #include <stdint.h>
 #include <string.h>

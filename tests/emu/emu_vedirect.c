@@ -8,12 +8,12 @@
  * an answer waits at most about that long. */
 #include "emu_vedirect.h"
 
+#include "core/log.h"
+#include "core/util.h"
+#include "drivers/vedirect_products.h"
+#include "drivers/vedirect_proto.h"
 #include "emu_rand.h"
 #include "emu_ved_hex.h"
-#include "log.h"
-#include "util.h"
-#include "vedirect_products.h"
-#include "vedirect_proto.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -38,7 +38,7 @@ import time
 import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 import itlib  # noqa: E402
 import suite_clock  # noqa: E402
 from itlib import Site, check, free_port, wait_for  # noqa: E402
@@ -215,7 +215,7 @@ def scenario_kill9(args):
         maildir = os.path.join(s.dir, "mail")
         os.mkdir(maildir)
         # Debian's python3, which has python3-aiosmtpd (a pyenv python on PATH may not)
-        sink = subprocess.Popen(["/usr/bin/python3", "tests/smtp_sink.py", "--port",
+        sink = subprocess.Popen(["/usr/bin/python3", "tests/integration/smtp_sink.py", "--port",
                                  str(smtp_port), "--dir", maildir],
                                 stdout=subprocess.PIPE, text=True)
         s.procs.append(sink)
@@ -543,7 +543,7 @@ def http_normal_client(s, n=10):
 
 def scenario_flood_http(args):
     """300 clients on one host hammering the API, then 200 more holding idle connections from
-    another (the daemon serves 256 connections, at most 64 per address, src/http.c): no crash,
+    another (the daemon serves 256 connections, at most 64 per address, src/http/http.c): no crash,
     bounded memory, and a normal client on a third address must still get answers."""
     s = Site("faults-httpflood")
     stop = threading.Event()
@@ -620,7 +620,7 @@ def main():
     ap.add_argument("--only")
     args = ap.parse_args()
     itlib.BUILD = args.build
-    suite_clock.setup()  # SITEWATCH_TEST=1 and an unusual TZ, as for tests/run_tests.py
+    suite_clock.setup()  # SITEWATCH_TEST=1 and an unusual TZ, as for tests/integration/run_tests.py
     passed = failed = 0
     for name, fn in SCENARIOS:
         if args.only and args.only != name:

@@ -10,12 +10,12 @@
  * rest, newlines included). A leading byte selects loopback or not. */
 #define _XOPEN_SOURCE 700 /* nftw */
 
-#include "api.h"
-#include "conf.h"
-#include "log.h"
-#include "service.h"
-#include "store.h"
-#include "util.h"
+#include "core/api.h"
+#include "core/conf.h"
+#include "core/log.h"
+#include "core/service.h"
+#include "core/store.h"
+#include "core/util.h"
 
 #include "fuzz_tmpdir.h"
 

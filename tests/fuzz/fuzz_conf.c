@@ -1,5 +1,5 @@
 /* fuzz_conf: libFuzzer target for the configuration parser and validator. */
-#include "conf.h"
+#include "core/conf.h"
 
 #include <stdint.h>
 #include <stdlib.h>

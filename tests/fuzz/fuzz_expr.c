@@ -1,7 +1,7 @@
 /* fuzz_expr: libFuzzer target for the alarm-expression parser, binder, evaluator and error
  * formatter. Every name binds to a slot whose input state (ok, written, value, history) is drawn
  * from the input's first bytes, so unknown values, windows and division by zero are explored. */
-#include "expr.h"
+#include "alarm/expr.h"
 
 #include <math.h>
 #include <stdint.h>

@@ -5,13 +5,13 @@
  * fuzzer drives it over a socket, as a SCADA client would); each input is sent on a fresh
  * connection, half-closed, and the replies are read until the server closes. Replies must be
  * well-formed MBAP frames. */
-#include "api.h"
-#include "conf.h"
-#include "log.h"
-#include "mbserver.h"
-#include "service.h"
-#include "store.h"
-#include "util.h"
+#include "core/api.h"
+#include "core/conf.h"
+#include "core/log.h"
+#include "core/service.h"
+#include "core/store.h"
+#include "core/util.h"
+#include "modbus/mbserver.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -5,14 +5,14 @@
  * give a warning and defaults, never a crash). */
 #define _XOPEN_SOURCE 700 /* nftw */
 
-#include "alarm.h"
-#include "battery.h"
-#include "conf.h"
-#include "energy.h"
-#include "log.h"
-#include "outbox.h"
-#include "store.h"
-#include "util.h"
+#include "alarm/alarm.h"
+#include "alarm/outbox.h"
+#include "battery/battery.h"
+#include "core/conf.h"
+#include "core/log.h"
+#include "core/store.h"
+#include "core/util.h"
+#include "history/energy.h"
 
 #include "fuzz_tmpdir.h"
 

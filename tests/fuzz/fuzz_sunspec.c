@@ -2,7 +2,7 @@
  * register dump in the text format of shared/testdata/sunspec (first byte 'T') or a raw register
  * array (big-endian 16-bit words) placed at 40000; the chain is walked and every model found is
  * decoded with the device's own length, as the driver does. */
-#include "sunspec_proto.h"
+#include "drivers/sunspec_proto.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
 #ifndef SITEWATCH_FUZZ_TMPDIR_H
 #define SITEWATCH_FUZZ_TMPDIR_H
 
-#include "util.h"
+#include "core/util.h"
 
 #include <ftw.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* fuzz_vebus: libFuzzer target for the MK2 framer and every VE.Bus decoder. The first byte picks
  * the chunk size the stream is fed in; every frame the framer returns must verify on its own. */
-#include "vebus_proto.h"
+#include "drivers/vebus_proto.h"
 
 #include <stdint.h>
 #include <stdlib.h>

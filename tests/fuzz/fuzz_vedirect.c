@@ -1,8 +1,8 @@
 /* fuzz_vedirect: libFuzzer target for the VE.Direct text + HEX framer and the field conversions
  * the driver applies to an accepted block or HEX reply. */
-#include "vedirect_fields.h"
-#include "vedirect_hex.h"
-#include "vedirect_proto.h"
+#include "drivers/vedirect_fields.h"
+#include "drivers/vedirect_hex.h"
+#include "drivers/vedirect_proto.h"
 
 #include <stddef.h>
 #include <stdint.h>

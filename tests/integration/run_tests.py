@@ -36,7 +36,7 @@ def run_units(binaries):
 def run_integration(only, flaky):
     sys.path.insert(0, HERE)
     passed = failed = 0
-    idir = os.path.join(HERE, "integration")
+    idir = HERE
     for fn in sorted(os.listdir(idir)):
         if not (fn.startswith("test_") and fn.endswith(".py")):
             continue

@@ -1,4 +1,4 @@
-"""suite_clock: the clock a test suite runs under (tests/run_tests.py, tests/faults/run_faults.py).
+"""suite_clock: the clock a test suite runs under (tests/integration/run_tests.py, tests/faults/run_faults.py).
 
 Every test pins what it depends on (emulator hour, seed, speed: itlib.EMU_PINS). To make a new
 dependency on the wall clock or the time zone show up at once, the suite runs under SITEWATCH_TEST=1

@@ -1,5 +1,5 @@
 """Integration tests of alarms and notifications: the real daemon (ASan build) against an
-emulated BMV on a pty and a real SMTP server (aiosmtpd, tests/smtp_sink.py) on loopback: mail
+emulated BMV on a pty and a real SMTP server (aiosmtpd, tests/integration/smtp_sink.py) on loopback: mail
 contents, acknowledgement, recovery, the exec route, SMTP down then back (order, restarts),
 kill -9 while sending, STARTTLS and implicit TLS with a self-signed certificate, rule errors."""
 import email
@@ -13,7 +13,7 @@ import time
 from itlib import BUILD, Site, check, free_port, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SINK = os.path.join(HERE, "..", "smtp_sink.py")
+SINK = os.path.join(HERE, "smtp_sink.py")
 
 
 def start_sink(site, port, *args):

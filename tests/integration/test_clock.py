@@ -1,6 +1,6 @@
 """Integration tests of the suite's clock (issue 14: two tests timed out at 04:30 because the
 emulated MPPTs followed the local time of day). The suite runs under SITEWATCH_TEST=1 and an
-unusual TZ (tests/suite_clock.py); an emulator refuses to start without a pinned hour there; and a
+unusual TZ (tests/integration/suite_clock.py); an emulator refuses to start without a pinned hour there; and a
 pinned hour, not the time zone, decides whether the sun shines."""
 import os
 import re
@@ -57,11 +57,11 @@ def refuses_unpinned(d):
 
 
 def test_clock_suite_runs_in_an_unusual_tz():
-    """tests/run_tests.py set SITEWATCH_TEST=1 and a TZ under which the suite started at the
+    """tests/integration/run_tests.py set SITEWATCH_TEST=1 and a TZ under which the suite started at the
     wanted local hour (01:00 unless SITEWATCH_TEST_HOUR says otherwise), and the daemon's clock
     is in that zone too (its log stamps match ours)."""
     check(os.environ.get("SITEWATCH_TEST") == "1", "SITEWATCH_TEST is not 1: run this test "
-          "through tests/run_tests.py")
+          "through tests/integration/run_tests.py")
     tz = os.environ.get("TZ", "")
     check(tz, "the suite sets no TZ")
     if os.environ.get("SITEWATCH_TEST_TZ"):

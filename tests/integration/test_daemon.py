@@ -56,7 +56,7 @@ def start_demo(root, port, log):
     env = dict(os.environ, LISTEN="127.0.0.1:%d" % port, DEMO_ROOT=root, DEMO_BUILD=BUILD,
                DEMO_HOUR="12", DEMO_SPEED="1")
     env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
-    return subprocess.Popen(["sh", os.path.join(ROOT, "tests", "demo.sh")], cwd=ROOT, env=env,
+    return subprocess.Popen(["sh", os.path.join(ROOT, "tests", "tools", "demo.sh")], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 

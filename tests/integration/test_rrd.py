@@ -10,9 +10,9 @@ import urllib.request
 from itlib import TESTDATA, Site, capture_values, check, wait_for
 BMV = "vedirect/karioja_bvm702.dump"
 # rrd_graph's font libraries keep caches for the life of the process, and librrd 1.7.2 leaks a
-# few bytes per graph: see tests/lsan-rrdgraph.supp (it matches only frames in those libraries).
+# few bytes per graph: see tests/unit/lsan-rrdgraph.supp (it matches only frames in those libraries).
 LSAN = "suppressions=%s:fast_unwind_on_malloc=0:print_suppressions=0" % os.path.abspath(
-    os.path.join(os.path.dirname(__file__), "..", "lsan-rrdgraph.supp"))
+    os.path.join(os.path.dirname(__file__), "..", "unit", "lsan-rrdgraph.supp"))
 
 
 def start_daemon(site):

@@ -1,4 +1,4 @@
-/* harness: the unit-test runner behind tests/test.h. */
+/* harness: the unit-test runner behind tests/unit/test.h. */
 #include "test.h"
 
 #include <errno.h>

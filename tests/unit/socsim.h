@@ -1,4 +1,4 @@
-/* socsim: validation harness of the SoC engine shared by tests/test_soc.c (reduced) and
+/* socsim: validation harness of the SoC engine shared by tests/unit/test_soc.c (reduced) and
  * tests/bench/bench_soc.c (full): (1) replay of real battery-monitor captures (V, I of each block
  * through the engine, compared with the monitor's own SOC and CE); (2) a simulated battery with a
  * known capacity, Peukert behaviour, charge efficiency and a weekly full charge, measured by a
@@ -6,8 +6,8 @@
 #ifndef SITEWATCH_SOCSIM_H
 #define SITEWATCH_SOCSIM_H
 
-#include "soc.h"
-#include "vedirect_proto.h"
+#include "battery/soc.h"
+#include "drivers/vedirect_proto.h"
 
 #include <math.h>
 #include <stdint.h>

@@ -1,13 +1,13 @@
 /* Tests of the alarm engine with a fake clock over a real store: for/clear/clear_for timing,
  * hysteresis, unknown inputs and the no-data alarm, repeat and acknowledgement, silences, flap
  * detection, built-in alarms, persistence across restarts, and rule errors in the config. */
-#include "alarm.h"
-#include "api.h"
-#include "conf.h"
-#include "service.h"
-#include "store.h"
+#include "alarm/alarm.h"
+#include "core/api.h"
+#include "core/conf.h"
+#include "core/service.h"
+#include "core/store.h"
+#include "core/util.h"
 #include "test.h"
-#include "util.h"
 
 #include <errno.h>
 #include <stdint.h>

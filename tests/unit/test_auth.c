@@ -1,13 +1,13 @@
 /* test_auth: sessions (random ids, expiry, capacity), cookies, password hashes, the access hook's
  * decisions through api_authorize, and the console's secret masking. */
-#include "api.h"
-#include "auth.h"
-#include "conf.h"
-#include "console.h"
-#include "session.h"
-#include "store.h"
+#include "core/api.h"
+#include "core/conf.h"
+#include "core/store.h"
+#include "core/util.h"
+#include "http/auth.h"
+#include "http/console.h"
+#include "http/session.h"
 #include "test.h"
-#include "util.h"
 
 #include <crypt.h>
 #include <stdlib.h>

@@ -2,11 +2,11 @@
  * persistence after a simulated crash (state file written, process state discarded, reload), a
  * wall-clock step (no SoC or cycle jump), stale inputs → stale outputs, a corrupt state file, the
  * sum of currents, and config errors with file:line. */
-#include "battery.h"
-#include "conf.h"
-#include "store.h"
+#include "battery/battery.h"
+#include "core/conf.h"
+#include "core/store.h"
+#include "core/util.h"
 #include "test.h"
-#include "util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

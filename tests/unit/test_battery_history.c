@@ -2,8 +2,8 @@
  * 65 % then above 90 %, syncs only after SoC < 90 %, full discharges, deepest/last/average
  * discharge, Ah drawn, energies, min/max voltage, alarms), equivalent cycles, the time-weighted
  * average SoC, the state of health from anchors, and the JSON round trip. */
-#include "battery_history.h"
-#include "soc.h"
+#include "battery/battery_history.h"
+#include "battery/soc.h"
 #include "test.h"
 
 #include <math.h>

@@ -1,8 +1,8 @@
 /* test_conf: configuration parsing, validation messages with file:line, and etc/ coverage. */
-#include "conf.h"
-#include "drivers.h"
+#include "core/conf.h"
+#include "core/drivers.h"
+#include "core/util.h"
 #include "test.h"
-#include "util.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -1,6 +1,6 @@
 /* Tests of the alarm expression language: grammar, precedence, functions, unknown propagation,
  * window history, and errors with column and caret on junk (which must never crash). */
-#include "expr.h"
+#include "alarm/expr.h"
 #include "test.h"
 
 #include <stdint.h>

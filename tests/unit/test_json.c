@@ -1,10 +1,10 @@
 /* test_json: the streaming JSON writer and the points API built with it parse back (with jansson)
  * to exactly what the store holds. */
-#include "api.h"
-#include "json.h"
-#include "store.h"
+#include "core/api.h"
+#include "core/json.h"
+#include "core/store.h"
+#include "core/util.h"
 #include "test.h"
-#include "util.h"
 
 #include <jansson.h>
 #include <math.h>

@@ -1,9 +1,9 @@
 /* test_mbmap: the SCADA register map: the committed etc/modbus-map.csv against Victron's
  * attributes.csv, lookups, and the GX value <-> register conversions (16/32-bit, negative and
  * fractional scales, strings, sentinels, saturation). */
-#include "mbmap.h"
+#include "core/util.h"
+#include "modbus/mbmap.h"
 #include "test.h"
-#include "util.h"
 
 #include <errno.h>
 #include <stdlib.h>

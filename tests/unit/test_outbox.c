@@ -1,8 +1,8 @@
 /* Tests of the durable outbox: order, persistence across reopen, bounds, crash leftovers and
  * corrupt files. */
-#include "outbox.h"
+#include "alarm/outbox.h"
+#include "core/util.h"
 #include "test.h"
-#include "util.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* test_rainflow: ASTM E1049-85 rainflow counting on the standard's example and the vectors of
  * battery-and-alarms.md §3.1 (from the Python `rainflow` package's tests), streaming with a
  * hysteresis, the bins, and the bounded stack. */
-#include "rainflow.h"
+#include "battery/rainflow.h"
 #include "test.h"
 
 #include <string.h>

@@ -1,11 +1,11 @@
 /* test_rrdlog: RRD layout and size, unknown for missing values, archive choice for 1 h .. 10 y in
  * simulated time (rrdtool's own timestamps), corrupt and foreign files, energy integration. */
-#include "conf.h"
-#include "energy.h"
-#include "rrdlog.h"
-#include "series.h"
+#include "core/conf.h"
+#include "core/util.h"
+#include "history/energy.h"
+#include "history/rrdlog.h"
+#include "history/series.h"
 #include "test.h"
-#include "util.h"
 
 #include <errno.h>
 #include <rrd.h>

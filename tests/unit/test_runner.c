@@ -2,12 +2,12 @@
  * the result of its own command, also after a command that timed out while the driver ran it
  * (issue 14), and under concurrent callers; withdrawn commands never run; the device's thread
  * is the only one that calls the driver. */
-#include "driver.h"
-#include "log.h"
-#include "runner.h"
-#include "store.h"
+#include "core/driver.h"
+#include "core/log.h"
+#include "core/runner.h"
+#include "core/store.h"
+#include "core/util.h"
 #include "test.h"
-#include "util.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -3,12 +3,12 @@
  * strtod gives for its text ("13200" mV → strtod("13.200")), through util_scale_decimal and through
  * each driver's own conversion (the VE.Direct label and HEX tables, SunSpec scale factors, VE.Bus
  * RAM scales); and util_format_double prints it back as the device's decimal ("13.2"). */
-#include "sunspec_proto.h"
+#include "core/util.h"
+#include "drivers/sunspec_proto.h"
+#include "drivers/vebus_proto.h"
+#include "drivers/vedirect_fields.h"
+#include "drivers/vedirect_hex.h"
 #include "test.h"
-#include "util.h"
-#include "vebus_proto.h"
-#include "vedirect_fields.h"
-#include "vedirect_hex.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -1,5 +1,5 @@
 /* test_sdnotify: the sd_notify messages and the watchdog pace, received on a real NOTIFY_SOCKET. */
-#include "sdnotify.h"
+#include "core/sdnotify.h"
 #include "test.h"
 
 #include <stdint.h>

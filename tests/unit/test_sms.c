@@ -1,6 +1,6 @@
 /* Tests of the GSM modem dialogue's pure parts: classifying replies (echo, unsolicited lines,
  * final results, the text prompt) and making a text safe for one SMS. */
-#include "sms.h"
+#include "alarm/sms.h"
 #include "test.h"
 
 static enum sms_reply parse(const char *s)

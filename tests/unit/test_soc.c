@@ -1,11 +1,11 @@
 /* test_soc: the SoC engine: sync rules, Peukert at several rates against the Peukert law, charge
  * efficiency, threshold, time-to-go, temperature, OCV recalibration, the replay of real BMV
  * captures (SOC and CE) and a reduced simulation with a sensor offset. */
-#include "soc.h"
+#include "battery/soc.h"
+#include "core/util.h"
+#include "drivers/vedirect_fields.h"
 #include "socsim.h"
 #include "test.h"
-#include "util.h"
-#include "vedirect_fields.h"
 
 #include <math.h>
 

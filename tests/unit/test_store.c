@@ -1,7 +1,7 @@
 /* test_store: point states, TTL staleness, NaN refusal, prefixes, devices and concurrency. */
-#include "store.h"
+#include "core/store.h"
+#include "core/util.h"
 #include "test.h"
-#include "util.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,8 +1,8 @@
 /* test_sunspec_proto: the SunSpec model tables against the official JSON, the chain walker and
  * the decoders fed with the real SMA Sunny Boy 3.6 dump (and the FIMER one when present). */
-#include "sunspec_proto.h"
+#include "core/util.h"
+#include "drivers/sunspec_proto.h"
 #include "test.h"
-#include "util.h"
 
 #include <errno.h>
 #include <jansson.h>

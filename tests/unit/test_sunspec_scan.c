@@ -1,8 +1,8 @@
 /* test_sunspec_scan: what the driver and the scan share when they try unit ids in turn: how
  * each error reads as an answer of a unit, the list of units tried, and the remembered unit. */
-#include "sunspec_scan.h"
+#include "core/util.h"
+#include "drivers/sunspec_scan.h"
 #include "test.h"
-#include "util.h"
 
 #include <errno.h>
 #include <modbus.h>

@@ -2,11 +2,11 @@
  * VE.Bus, PV inverter and grid points: copies from the battery monitor, the battery-service
  * choice (auto, none, a name), PV and consumption sums by /Position, and stale inputs giving stale
  * outputs, never a partial sum. */
-#include "conf.h"
-#include "store.h"
-#include "systemcalc.h"
+#include "core/conf.h"
+#include "core/store.h"
+#include "core/util.h"
+#include "system/systemcalc.h"
 #include "test.h"
-#include "util.h"
 
 #include <stdio.h>
 

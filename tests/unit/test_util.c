@@ -1,6 +1,6 @@
 /* test_util: strict number, bool, duration and address parsing; atomic writes. */
+#include "core/util.h"
 #include "test.h"
-#include "util.h"
 
 #include <errno.h>
 #include <unistd.h>

@@ -1,7 +1,7 @@
 /* test_vebus_proto: MK2 frames from real captures (testdata/vebus) decode to the documented values;
  * the driver's requests equal the recorded host frames; the framer resyncs on junk. */
+#include "drivers/vebus_proto.h"
 #include "test.h"
-#include "vebus_proto.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -1,11 +1,11 @@
 /* test_vedirect_proto: VE.Direct framer, HEX codec and label/product/history tables, on captures.
  */
+#include "core/util.h"
+#include "drivers/vedirect_fields.h"
+#include "drivers/vedirect_hex.h"
+#include "drivers/vedirect_products.h"
+#include "drivers/vedirect_proto.h"
 #include "test.h"
-#include "util.h"
-#include "vedirect_fields.h"
-#include "vedirect_hex.h"
-#include "vedirect_products.h"
-#include "vedirect_proto.h"
 
 #include <dirent.h>
 #include <errno.h>
