@@ -1150,6 +1150,21 @@ static int mbs_listen(struct mbserver *s)
     return mbs_nonblock(s->lfd);
 }
 
+/* Stops the write thread and frees s (the server thread is not running or has been joined). */
+static void mbs_writer_stop_and_free(struct mbserver *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->wstop = true;
+    pthread_cond_signal(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+    pthread_join(s->wthread, NULL);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->cond);
+    mbs_free(s);
+}
+
+static void mbs_stop(void *inst);
+
 static int mbs_start(struct core *core, void **inst)
 {
     *inst = NULL;
@@ -1216,18 +1231,15 @@ static int mbs_start(struct core *core, void **inst)
     }
     if ((rc = pthread_create(&s->thread, NULL, mbs_loop, s)) != 0) {
         log_msg(LOG_ERR, "modbus: cannot start the server thread: %s", strerror(rc));
-        pthread_mutex_lock(&s->lock);
-        s->wstop = true;
-        pthread_cond_signal(&s->cond);
-        pthread_mutex_unlock(&s->lock);
-        pthread_join(s->wthread, NULL);
-        pthread_mutex_destroy(&s->lock);
-        pthread_cond_destroy(&s->cond);
-        mbs_free(s);
+        mbs_writer_stop_and_free(s);
         return -rc;
     }
-    api_route_add(core->api, "GET", "/api/v1/modbus/units", mbs_api_units, s);
-    api_route_add(core->api, "GET", "/api/v1/modbus/clients", mbs_api_clients, s);
+    if ((rc = api_route_add(core->api, "GET", "/api/v1/modbus/units", mbs_api_units, s)) != 0 ||
+        (rc = api_route_add(core->api, "GET", "/api/v1/modbus/clients", mbs_api_clients, s)) != 0) {
+        log_msg(LOG_ERR, "modbus: cannot register the API routes: %s", strerror(-rc));
+        mbs_stop(s);
+        return rc;
+    }
     log_msg(LOG_INFO, "modbus: serving %zu register%s on %s (%s for invalid values, %zu writable)",
             mbmap_count(s->map), mbmap_count(s->map) == 1 ? "" : "s", s->listen,
             s->invalid == MBMAP_INVALID_ZERO ? "zero" : "sentinels", s->nrules);
@@ -1246,14 +1258,7 @@ static void mbs_stop(void *inst)
     if (write(s->wake[1], &b, 1) < 0)
         log_msg(LOG_DEBUG, "modbus: wake: %s", strerror(errno));
     pthread_join(s->thread, NULL);
-    pthread_mutex_lock(&s->lock);
-    s->wstop = true;
-    pthread_cond_signal(&s->cond);
-    pthread_mutex_unlock(&s->lock);
-    pthread_join(s->wthread, NULL);
-    pthread_mutex_destroy(&s->lock);
-    pthread_cond_destroy(&s->cond);
-    mbs_free(s);
+    mbs_writer_stop_and_free(s);
 }
 
 const struct service service_mbserver = {
