@@ -255,7 +255,7 @@ static void ved_on_hex(struct drv_instance *di, struct ved_priv *p, const struct
         p->hex_misses = 0;
         return;
     }
-    if (ved_hex_reg(fr, &reg, &flags, &val, &vlen) != 0)
+    if (ved_hex_frame_register(fr, &reg, &flags, &val, &vlen) != 0)
         return;
     if (fr->cmd == VED_CMD_SET && p->set_pending && reg == p->set_reg) {
         p->set_pending = false;

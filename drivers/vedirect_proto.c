@@ -400,8 +400,8 @@ size_t ved_hex_set(uint16_t reg, uint32_t value, size_t width, char *out, size_t
     return ved_hex_encode(VED_CMD_SET, d, 3 + width, out, outlen);
 }
 
-int ved_hex_reg(const struct ved_hex_frame *fr, uint16_t *reg, uint8_t *flags, const uint8_t **val,
-                size_t *vlen)
+int ved_hex_frame_register(const struct ved_hex_frame *fr, uint16_t *reg, uint8_t *flags,
+                           const uint8_t **val, size_t *vlen)
 {
     if ((fr->cmd != VED_CMD_GET && fr->cmd != VED_CMD_SET && fr->cmd != VED_CMD_ASYNC) ||
         fr->len < 3)

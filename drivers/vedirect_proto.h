@@ -129,8 +129,8 @@ size_t ved_hex_get(uint16_t reg, char *out, size_t outlen);
 size_t ved_hex_set(uint16_t reg, uint32_t value, size_t width, char *out, size_t outlen);
 
 /* For a Get/Set/Async reply: register id, flags and a pointer to the value bytes. 0 or -EINVAL. */
-int ved_hex_reg(const struct ved_hex_frame *fr, uint16_t *reg, uint8_t *flags, const uint8_t **val,
-                size_t *vlen);
+int ved_hex_frame_register(const struct ved_hex_frame *fr, uint16_t *reg, uint8_t *flags,
+                           const uint8_t **val, size_t *vlen);
 
 /* Little-endian value of up to 4 bytes; signed variant sign-extends from the width. */
 uint32_t ved_le_u32(const uint8_t *p, size_t n);

@@ -563,7 +563,7 @@ void battery_tick(struct battery *b, int64_t now_mono_ms)
             store_device_stale(b->store, b->dev);
             char why[160];
             util_snprintf(why, sizeof(why), "input %.100s is not available", missing);
-            store_device_set_conn(b->store, b->dev, DEV_CONN_LOST, why);
+            store_device_set_state(b->store, b->dev, DEV_CONN_LOST, why);
         }
         b->inputs_ok = false;
         b->last_mono_ms = -1;
@@ -591,7 +591,7 @@ void battery_tick(struct battery *b, int64_t now_mono_ms)
         }
         b->last_mono_ms = now_mono_ms > 0 ? now_mono_ms : 1;
         if (!b->inputs_ok)
-            store_device_set_conn(b->store, b->dev, DEV_CONN_OK, "counting");
+            store_device_set_state(b->store, b->dev, DEV_CONN_OK, "counting");
         b->inputs_ok = true;
         battery_publish(b, v, i, t);
     }
@@ -610,7 +610,7 @@ void battery_free(struct battery *b)
     battery_save(b);
     /* a reload starts it again at once; a removed section leaves stale points, never old ones */
     store_device_stale(b->store, b->dev);
-    store_device_set_conn(b->store, b->dev, DEV_CONN_STOPPED, "stopped");
+    store_device_set_state(b->store, b->dev, DEV_CONN_STOPPED, "stopped");
     free(b);
 }
 

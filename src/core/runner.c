@@ -197,7 +197,7 @@ int drv_state_write(const struct drv_instance *di, const char *what, const char 
 
 void drv_count(struct drv_instance *di, enum dev_counter c, uint64_t n)
 {
-    store_device_count(di->store, di->dev, c, n);
+    store_device_counter_add(di->store, di->dev, c, n);
 }
 
 void drv_status(struct drv_instance *di, const char *fmt, ...)
@@ -213,7 +213,7 @@ void drv_link_ok(struct drv_instance *di)
     if (di->link_ok)
         return;
     di->link_ok = true;
-    store_device_set_conn(di->store, di->dev, DEV_CONN_OK, "ok");
+    store_device_set_state(di->store, di->dev, DEV_CONN_OK, "ok");
     char msg[300];
     snprintf(msg, sizeof(msg), "%s[%s]: device is back", di->drv->name, di->conf.name);
     if (di->throttle.failing)
@@ -245,7 +245,7 @@ static void runner_failed(struct drv_instance *di, int err, int64_t retry_ms)
     store_device_stale(di->store, di->dev);
     if (!di->status[0])
         snprintf(di->status, sizeof(di->status), "%s", strerror(-err));
-    store_device_set_conn(di->store, di->dev, DEV_CONN_LOST, di->status);
+    store_device_set_state(di->store, di->dev, DEV_CONN_LOST, di->status);
     log_complain(&di->throttle, LOG_WARNING, "%s[%s]: %s; retrying every %lld s or sooner",
                  di->drv->name, di->conf.name, di->status, (long long)(retry_ms / 1000));
     di->link_ok = false;
@@ -282,7 +282,7 @@ static void *runner_main(void *arg)
         memset(di->priv, 0, di->drv->priv_size);
         di->status[0] = '\0';
         if (!first)
-            store_device_count(di->store, di->dev, DEV_CNT_RECONNECTS, 1);
+            store_device_counter_add(di->store, di->dev, DEV_CNT_RECONNECTS, 1);
         first = false;
         int r = di->drv->open(di);
         if (r == 0) {
@@ -356,7 +356,7 @@ struct runner *runner_start(struct store *st, const struct conf_device *cd, cons
     pthread_cond_init(&di->wait_cond, &ca);
     pthread_cond_init(&di->done_cond, &ca);
     pthread_condattr_destroy(&ca);
-    store_device_set_conn(st, dev, DEV_CONN_INIT, "starting");
+    store_device_set_state(st, dev, DEV_CONN_INIT, "starting");
 
     pthread_attr_t attr;
     pthread_attr_init(&attr);
@@ -387,7 +387,7 @@ void runner_stop(struct runner *r)
     pthread_mutex_unlock(&di->wait_lock);
     pthread_join(r->thread, NULL);
     store_device_stale(di->store, di->dev);
-    store_device_set_conn(di->store, di->dev, DEV_CONN_STOPPED, "stopped");
+    store_device_set_state(di->store, di->dev, DEV_CONN_STOPPED, "stopped");
     pthread_cond_destroy(&di->wait_cond);
     pthread_cond_destroy(&di->done_cond);
     pthread_mutex_destroy(&di->wait_lock);

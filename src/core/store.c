@@ -314,7 +314,7 @@ void store_device_set_discovery(struct store *s, int dev, const char *text)
     STORE_WITH_DEVICE(s, dev, util_strlcpy(d->discovery, text, sizeof(d->discovery)));
 }
 
-void store_device_set_conn(struct store *s, int dev, enum dev_conn conn, const char *status)
+void store_device_set_state(struct store *s, int dev, enum dev_conn conn, const char *status)
 {
     int64_t now = util_wall_ms();
     STORE_WITH_DEVICE(s, dev, {
@@ -326,7 +326,7 @@ void store_device_set_conn(struct store *s, int dev, enum dev_conn conn, const c
     });
 }
 
-void store_device_count(struct store *s, int dev, enum dev_counter c, uint64_t n)
+void store_device_counter_add(struct store *s, int dev, enum dev_counter c, uint64_t n)
 {
     if ((unsigned)c >= DEV_CNT_MAX)
         return;

@@ -106,8 +106,8 @@ void store_device_set_identity(struct store *s, int dev, uint32_t product_id, co
 void store_device_set_service(struct store *s, int dev, const char *service, int instance);
 void store_device_set_connection(struct store *s, int dev, const char *where);
 void store_device_set_discovery(struct store *s, int dev, const char *text);
-void store_device_set_conn(struct store *s, int dev, enum dev_conn conn, const char *status);
-void store_device_count(struct store *s, int dev, enum dev_counter c, uint64_t n);
+void store_device_set_state(struct store *s, int dev, enum dev_conn conn, const char *status);
+void store_device_counter_add(struct store *s, int dev, enum dev_counter c, uint64_t n);
 int store_device_get(struct store *s, int dev, struct device_info *out);
 int store_device_find(struct store *s, const char *name);
 size_t store_device_count_all(struct store *s);

@@ -166,7 +166,7 @@ struct systemcalc *systemcalc_new(struct store *store, const struct conf_section
         return NULL;
     }
     store_device_set_service(store, sc->dev, "system", 0);
-    store_device_set_conn(store, sc->dev, DEV_CONN_OK, "computing");
+    store_device_set_state(store, sc->dev, DEV_CONN_OK, "computing");
     for (int k = 0; k < SC_NOUT; k++) {
         char key[STORE_KEY_MAX];
         const char *unit = "W";

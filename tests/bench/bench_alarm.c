@@ -46,7 +46,7 @@ int main(int argc, char **argv)
     for (long d = 0; d < ndev; d++) {
         snprintf(name, sizeof(name), "dev%ld", d);
         int dev = store_device_add(st, name, "vedirect");
-        store_device_set_conn(st, dev, DEV_CONN_OK, "ok");
+        store_device_set_state(st, dev, DEV_CONN_OK, "ok");
         for (long p = 0; p < per_dev && d * per_dev + p < npoints; p++) {
             snprintf(key, sizeof(key), "dev%ld/Dc/%ld/Voltage", d, p);
             ids[d * per_dev + p] = store_point_define(st, dev, key, "V", 0);

@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 uint8_t flags;
                 const uint8_t *val;
                 size_t vlen;
-                if (ved_hex_reg(ved_framer_hex(&f), &reg, &flags, &val, &vlen) == 0) {
+                if (ved_hex_frame_register(ved_framer_hex(&f), &reg, &flags, &val, &vlen) == 0) {
                     const struct ved_hex_reg *r = ved_hex_reg_find(reg, VED_CLS_ALL);
                     double v;
                     if (r && ved_hex_reg_value(r, val, vlen, &v) > 0)

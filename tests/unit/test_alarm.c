@@ -60,7 +60,7 @@ static void rig_start(struct rig *r, const char *rules, const char *state)
         printf("    %s\n", err);
     r->store = store_new(256, 8);
     r->dev = store_device_add(r->store, "bmv", "vedirect");
-    store_device_set_conn(r->store, r->dev, DEV_CONN_OK, "ok");
+    store_device_set_state(r->store, r->dev, DEV_CONN_OK, "ok");
     r->v = store_point_define(r->store, r->dev, "bmv/Dc/0/Voltage", "V", 0);
     r->i = store_point_define(r->store, r->dev, "bmv/Dc/0/Current", "A", 0);
     store_set(r->store, r->v, 26);
@@ -272,7 +272,7 @@ static void test_flap(void)
     TEST_EQ_LONG(conf_parse_string("t.conf", text, &r.conf, err, sizeof(err)), 0);
     r.store = store_new(64, 4);
     r.dev = store_device_add(r.store, "bmv", "vedirect");
-    store_device_set_conn(r.store, r.dev, DEV_CONN_OK, "ok");
+    store_device_set_state(r.store, r.dev, DEV_CONN_OK, "ok");
     r.v = store_point_define(r.store, r.dev, "bmv/Dc/0/Voltage", "V", 0);
     r.e = alarm_engine_new(r.conf, r.store, NULL);
     alarm_engine_set_notifier(r.e, notifier, &r.seen);
@@ -321,12 +321,12 @@ static void test_builtins(void)
     rig_run(&r, 1);
     TEST_CHECK(!alarm_engine_active(r.e, "flag:bmv/Alarms/LowVoltage", NULL));
     /* offline after 60 s of a lost connection, cleared when it is back */
-    store_device_set_conn(r.store, r.dev, DEV_CONN_LOST, "no data for 3 s");
+    store_device_set_state(r.store, r.dev, DEV_CONN_LOST, "no data for 3 s");
     rig_run(&r, 60);
     TEST_CHECK(!firing(&r, "offline:bmv"));
     rig_run(&r, 1);
     TEST_CHECK(firing(&r, "offline:bmv"));
-    store_device_set_conn(r.store, r.dev, DEV_CONN_OK, "ok");
+    store_device_set_state(r.store, r.dev, DEV_CONN_OK, "ok");
     rig_run(&r, 1);
     TEST_CHECK(!alarm_engine_active(r.e, "offline:bmv", NULL));
     rig_stop(&r);

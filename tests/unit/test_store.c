@@ -96,9 +96,9 @@ static void test_devices(void)
     store_device_get(s, c, &d);
     TEST_EQ_LONG(d.instance, 0);
     store_device_set_identity(s, a, 0xA056, "SmartSolar MPPT 100|30", "HQ123", "1.61");
-    store_device_count(s, a, DEV_CNT_FRAMES_OK, 3);
-    store_device_count(s, a, DEV_CNT_FRAMES_OK, 2);
-    store_device_set_conn(s, a, DEV_CONN_LOST, "unplugged");
+    store_device_counter_add(s, a, DEV_CNT_FRAMES_OK, 3);
+    store_device_counter_add(s, a, DEV_CNT_FRAMES_OK, 2);
+    store_device_set_state(s, a, DEV_CONN_LOST, "unplugged");
     store_device_get(s, a, &d);
     TEST_EQ_LONG(d.product_id, 0xA056);
     TEST_STREQ(d.serial, "HQ123");

@@ -1266,7 +1266,7 @@ static void check_decode_reg(const char *text, uint16_t reg, uint8_t flags, size
     uint8_t fl = 0xEE;
     const uint8_t *val = NULL;
     size_t vl = 99;
-    TEST_EQ_LONG(ved_hex_reg(&fr, &rg, &fl, &val, &vl), 0);
+    TEST_EQ_LONG(ved_hex_frame_register(&fr, &rg, &fl, &val, &vl), 0);
     TEST_EQ_LONG(rg, reg);
     TEST_EQ_LONG(fl, flags);
     TEST_EQ_LONG(vl, vlen);
@@ -1352,7 +1352,7 @@ static void test_hex_vectors(void)
         uint8_t flags = 0xEE;
         const uint8_t *val = NULL;
         size_t vlen = 0;
-        TEST_EQ_LONG(ved_hex_reg(&fr, &reg, &flags, &val, &vlen), 0);
+        TEST_EQ_LONG(ved_hex_frame_register(&fr, &reg, &flags, &val, &vlen), 0);
         TEST_EQ_LONG(reg, 0xEDF7);
         TEST_EQ_LONG(flags, 0);
         TEST_EQ_LONG(vlen, sets[i].width);
@@ -1370,7 +1370,7 @@ static void test_hex_vectors(void)
         uint8_t flags;
         const uint8_t *val;
         size_t vlen;
-        TEST_EQ_LONG(ved_hex_reg(&fr, &reg, &flags, &val, &vlen), -EINVAL);
+        TEST_EQ_LONG(ved_hex_frame_register(&fr, &reg, &flags, &val, &vlen), -EINVAL);
     }
 
     /* Little-endian helpers. */
@@ -1554,7 +1554,7 @@ static void check_transcript_line(const char *file, const char *line, size_t len
         const uint8_t *val = NULL;
         size_t vlen = 0;
         TEST_EQ_LONG(reply->cmd, VED_CMD_GET);
-        TEST_EQ_LONG(ved_hex_reg(reply, &rg, &flags, &val, &vlen), 0);
+        TEST_EQ_LONG(ved_hex_frame_register(reply, &rg, &flags, &val, &vlen), 0);
         TEST_EQ_LONG(rg, reg);
         TEST_EQ_LONG(flags, VED_FLAG_OK);
         if (!val) {
@@ -1914,7 +1914,7 @@ static void test_history_record(void)
     uint8_t flags = 0xEE;
     const uint8_t *val = NULL;
     size_t vlen = 0;
-    TEST_EQ_LONG(ved_hex_reg(&fr, &reg, &flags, &val, &vlen), 0);
+    TEST_EQ_LONG(ved_hex_frame_register(&fr, &reg, &flags, &val, &vlen), 0);
     TEST_EQ_LONG(reg, VED_HIST_REG_FIRST);
     TEST_EQ_LONG(flags, 0);
     TEST_EQ_LONG(vlen, VED_HIST_RECORD_LEN);
