@@ -350,8 +350,10 @@ static int main_run(struct conf *conf, bool foreground)
     }
     main_start_devices(&m, NULL);
     m.core.priv = &m;
-    api_route_add(&m.api, "POST", "/api/v1/devices/", main_command_route, &m.core);
-    if (main_start_services(&m) < 0) {
+    int route_err = api_route_add(&m.api, "POST", "/api/v1/devices/", main_command_route, &m.core);
+    if (route_err != 0)
+        log_msg(LOG_ERR, "cannot register POST /api/v1/devices/: %s", strerror(-route_err));
+    if (route_err != 0 || main_start_services(&m) < 0) {
         /* a configured service that cannot run (a Modbus server without its map or port ...)
          * is a start-up error, not a daemon that runs on without it */
         log_msg(LOG_ERR, "sitewatchd not started: a configured service failed (see above)");

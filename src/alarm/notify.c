@@ -857,9 +857,11 @@ struct notify *notify_new(const struct conf *conf, struct alarm_engine *engine, 
         notify_route_init(nt, &nt->routes[nt->nroutes++], s, conf);
     for (size_t i = 0; i < nt->nroutes; i++)
         nt->routes[i].ticker = ticker_start("notify", 1000, notify_route_tick, &nt->routes[i]);
-    if (api) {
-        api_route_add(api, "POST", "/api/v1/notify/", notify_api_test, nt);
-        api_route_add(api, "GET", "/api/v1/outbox", notify_api_outbox, nt);
+    if (api && (api_route_add(api, "POST", "/api/v1/notify/", notify_api_test, nt) != 0 ||
+                api_route_add(api, "GET", "/api/v1/outbox", notify_api_outbox, nt) != 0)) {
+        log_msg(LOG_ERR, "notify: cannot register the API routes (the route table is full)");
+        notify_free(nt);
+        return NULL;
     }
     notify_check_full(nt);
     return nt;
