@@ -520,6 +520,11 @@ int mbmap_print(const struct mbmap *m, const char *format, FILE *f)
 #define SITEWATCH_SOURCE_DIR ""
 #endif
 
+const char *mbmap_built_source_dir(void)
+{
+    return SITEWATCH_SOURCE_DIR;
+}
+
 int mbmap_default_path(const char *installed, const char *source_dir, const char *conf_path,
                        char *out, size_t n, char *tried, size_t triedlen)
 {

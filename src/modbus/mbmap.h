@@ -97,6 +97,9 @@ int mbmap_sheet_main(int argc, char **argv, const char *default_map);
 /* Where `make install` puts the map. */
 #define MBMAP_DEFAULT_PATH "/etc/sitewatch/modbus-map.csv"
 
+/* The source tree compiled in (SITEWATCH_SOURCE_DIR): "" in a package build. */
+const char *mbmap_built_source_dir(void);
+
 /* The map to use when none is configured (`map = auto`), the first readable of: installed (e.g.
  * MBMAP_DEFAULT_PATH); source_dir/etc/modbus-map.csv, the tree the binary was built from (NULL:
  * the one compiled in as SITEWATCH_SOURCE_DIR, none in packages; "": skip); modbus-map.csv beside
