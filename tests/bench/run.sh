@@ -57,8 +57,8 @@ grep -E '^(RssAnon|VmRSS|VmHWM|Threads)' /proc/$daemon/status | sed 's/^/daemon 
 echo "devices ok: $devices_ok of 10"
 
 echo "== VE.Bus: frame on the pty → point in the store (real driver + runner, MK2 answering at once)"
-build/bench/bench_vebus_latency 2000 1
-build/bench/bench_vebus_latency 2000 3
+build/bench/bench_vebus_latency 300 1
+build/bench/bench_vebus_latency 300 3
 vb_seconds=${VEBUS_BENCH_SECONDS:-20}
 for vb_phases in 1 3; do
     echo "== sitewatchd with one emulated VE.Bus system ($vb_phases phase(s), 2400 baud pacing) for ${vb_seconds} s"
