@@ -19,7 +19,7 @@ dir=$(mktemp -d /tmp/sitewatch-bench-console-XXXXXX)
 port=$(freeport)
 nport=$(freeport)
 emu="" daemon="" nginx=""
-trap 'kill $emu $daemon $nginx 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
+trap 'kill $emu $daemon $nginx 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$dir"' EXIT
 build/sitewatch-emu site --dir "$dir" --start-hour 12 > "$dir/emu.out" 2> "$dir/emu.log" &
 emu=$!
 for _ in $(seq 50); do grep -q '^ready site' "$dir/emu.out" && break; sleep 0.1; done

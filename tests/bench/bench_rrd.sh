@@ -5,7 +5,7 @@
 set -eu
 dir=$(mktemp -d "$PWD/build/bench-rrd-XXXXXX")
 cached=""
-trap 'if [ -n "$cached" ]; then kill $cached 2>/dev/null; wait $cached 2>/dev/null || true; fi; rm -rf "$dir"' EXIT
+trap 'if [ -n "$cached" ]; then kill $cached 2>/dev/null || true; wait $cached 2>/dev/null || true; fi; rm -rf "$dir"' EXIT
 if command -v rrdcached > /dev/null; then
     mkdir "$dir/journal"
     rrdcached -g -l "unix:$dir/rrdcached.sock" -p "$dir/rrdcached.pid" -j "$dir/journal" \

@@ -9,7 +9,7 @@ seconds=${SUNSPEC_BENCH_SECONDS:-30}
 emu=${SITEWATCH_EMU:-build/sitewatch-emu}
 dir=$(mktemp -d /tmp/sitewatch-bench-sunspec-XXXXXX)
 pids=""
-trap 'kill $pids 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
+trap 'kill $pids 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$dir"' EXIT
 freeport() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 ticks() { awk '{print $14 + $15}' /proc/$1/stat; }
 # registers the emulators served so far (SIGUSR2 makes each log its counters)

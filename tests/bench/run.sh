@@ -33,7 +33,7 @@ dir=$(mktemp -d /tmp/sitewatch-bench-XXXXXX)
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 build/sitewatch-emu site --dir "$dir" --bmv 1 --mppt 9 --start-hour 12 > "$dir/emu.out" 2> "$dir/emu.log" &
 emu=$!
-trap 'kill $emu $daemon 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
+trap 'kill $emu $daemon 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$dir"' EXIT
 daemon=""
 for _ in $(seq 50); do grep -q '^ready site' "$dir/emu.out" && break; sleep 0.1; done
 {
@@ -68,7 +68,7 @@ for vb_phases in 1 3; do
         build/sitewatch-emu vebus --pty "$vdir/multi" --phases "$vb_phases" --start-hour 12 > "$vdir/emu.out" 2> "$vdir/emu.log" &
         vemu=$!
         vdaemon=""
-        trap 'kill $vemu $vdaemon 2>/dev/null; wait 2>/dev/null; rm -rf "$vdir"' EXIT
+        trap 'kill $vemu $vdaemon 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$vdir"' EXIT
         for _ in $(seq 50); do grep -q '^ready' "$vdir/emu.out" && break; sleep 0.1; done
         printf '[daemon]\nstate_dir = %s/state\nlog_level = warning\n[http]\nlisten = 127.0.0.1:%s\nweb_root = web\n[device multi]\ndriver = vebus\nport = %s/multi\n' \
             "$vdir" "$vport" "$vdir" > "$vdir/sitewatch.conf"
